@@ -1,0 +1,184 @@
+"""Snapshots: what was backed up, when, from where, pointing to the root tree.
+
+A snapshot file ``snapshots/<id>`` is an envelope around a msgpack map (see docs/format.md).
+Paths are stored as bytes, exactly as the file system gave them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import msgpack
+
+from resguardo.core.errors import IntegrityError, ObjectNotFound, SnapshotNotFound
+from resguardo.engine.repository import Repository
+
+SNAPSHOT_FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """One snapshot; ``id`` is the hex name of its file (empty until saved)."""
+
+    time: datetime
+    tree: bytes
+    paths: list[str]
+    hostname: str
+    username: str = ""
+    tags: list[str] = field(default_factory=list)
+    parent: str | None = None
+    excludes: list[str] = field(default_factory=list)
+    program_version: str = ""
+    summary: dict[str, int | float] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+    id: str = ""
+
+    @property
+    def short_id(self) -> str:
+        """The first eight hex digits of the ID, as shown in listings."""
+        return self.id[:8]
+
+    @property
+    def partial(self) -> bool:
+        """True when some files could not be read during the backup."""
+        return bool(self.unreadable)
+
+    def to_document(self) -> bytes:
+        """Return the msgpack document stored (encrypted) in the snapshot file."""
+        document: dict[str, Any] = {
+            "version": SNAPSHOT_FORMAT_VERSION,
+            "time": self.time.isoformat(),
+            "tree": self.tree,
+            "paths": [os.fsencode(path) for path in self.paths],
+            "hostname": self.hostname,
+            "username": self.username,
+            "tags": self.tags,
+            "parent": self.parent,
+            "excludes": self.excludes,
+            "program_version": self.program_version,
+            "summary": self.summary,
+            "unreadable": [os.fsencode(path) for path in self.unreadable],
+        }
+        return msgpack.packb(document)
+
+    @classmethod
+    def from_document(cls, snapshot_id: str, data: bytes) -> Snapshot:
+        """Parse a decrypted snapshot document.
+
+        Raises:
+            IntegrityError: the document is malformed.
+        """
+        try:
+            document = msgpack.unpackb(data)
+            if document["version"] != SNAPSHOT_FORMAT_VERSION:
+                raise IntegrityError(f"snapshot {snapshot_id[:8]} has unsupported version {document['version']}")
+            tree = document["tree"]
+            if not isinstance(tree, bytes) or len(tree) != 32:
+                raise IntegrityError(f"snapshot {snapshot_id[:8]} has a malformed tree reference")
+            return cls(
+                id=snapshot_id,
+                time=datetime.fromisoformat(document["time"]),
+                tree=tree,
+                paths=[os.fsdecode(path) for path in document["paths"]],
+                hostname=str(document["hostname"]),
+                username=str(document.get("username", "")),
+                tags=[str(tag) for tag in document.get("tags", [])],
+                parent=document.get("parent"),
+                excludes=[str(item) for item in document.get("excludes", [])],
+                program_version=str(document.get("program_version", "")),
+                summary=dict(document.get("summary", {})),
+                unreadable=[os.fsdecode(path) for path in document.get("unreadable", [])],
+            )
+        except (KeyError, TypeError, ValueError, msgpack.ExtraData) as error:
+            raise IntegrityError(f"snapshot {snapshot_id[:8]} is malformed: {error}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the snapshot as a JSON-ready map (for ``--json`` output)."""
+        return {
+            "id": self.id,
+            "short_id": self.short_id,
+            "time": self.time.isoformat(),
+            "tree": self.tree.hex(),
+            "paths": self.paths,
+            "hostname": self.hostname,
+            "username": self.username,
+            "tags": self.tags,
+            "parent": self.parent,
+            "excludes": self.excludes,
+            "program_version": self.program_version,
+            "summary": self.summary,
+            "partial": self.partial,
+            "unreadable": self.unreadable,
+        }
+
+
+def load_snapshot(repository: Repository, snapshot_id: str) -> Snapshot:
+    """Load one snapshot by its full ID.
+
+    Raises:
+        SnapshotNotFound: no snapshot has that ID.
+        IntegrityError: the snapshot file is damaged.
+    """
+    try:
+        return Snapshot.from_document(snapshot_id, repository.load_snapshot_document(snapshot_id))
+    except ObjectNotFound:
+        raise SnapshotNotFound(f"snapshot {snapshot_id} not found") from None
+
+
+def list_snapshots(repository: Repository, *, skip_damaged: bool = True) -> list[Snapshot]:
+    """Return every snapshot, oldest first.
+
+    Args:
+        skip_damaged: leave out snapshots whose file is damaged (``check`` reports them), else raise.
+
+    Raises:
+        IntegrityError: a snapshot is damaged and ``skip_damaged`` is false.
+    """
+    snapshots = []
+    for snapshot_id in repository.snapshot_ids():
+        try:
+            snapshots.append(load_snapshot(repository, snapshot_id))
+        except (IntegrityError, SnapshotNotFound):
+            if not skip_damaged:
+                raise
+    snapshots.sort(key=lambda snapshot: (snapshot.time, snapshot.id))
+    return snapshots
+
+
+def find_snapshot(
+    repository: Repository,
+    reference: str,
+    *,
+    hostname: str | None = None,
+    paths: list[str] | None = None,
+    tags: list[str] | None = None,
+) -> Snapshot:
+    """Return the snapshot ``reference`` names: ``latest`` or a unique ID prefix.
+
+    ``latest`` may be narrowed by hostname, paths and tags.
+
+    Raises:
+        SnapshotNotFound: nothing matches, or a prefix matches several snapshots.
+    """
+    if reference == "latest":
+        candidates = [
+            snapshot
+            for snapshot in list_snapshots(repository)
+            if (hostname is None or snapshot.hostname == hostname)
+            and (paths is None or sorted(snapshot.paths) == sorted(paths))
+            and (not tags or set(tags) <= set(snapshot.tags))
+        ]
+        if not candidates:
+            raise SnapshotNotFound("the repository has no matching snapshot")
+        return candidates[-1]
+    if not reference or any(character not in "0123456789abcdef" for character in reference.lower()):
+        raise SnapshotNotFound(f"{reference!r} is not a snapshot ID", "give 'latest' or a hex ID prefix")
+    matches = [snapshot_id for snapshot_id in repository.snapshot_ids() if snapshot_id.startswith(reference.lower())]
+    if not matches:
+        raise SnapshotNotFound(f"no snapshot matches {reference!r}")
+    if len(matches) > 1:
+        raise SnapshotNotFound(f"{reference!r} matches {len(matches)} snapshots", "give more digits of the ID")
+    return load_snapshot(repository, matches[0])

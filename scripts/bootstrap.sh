@@ -21,23 +21,27 @@ VENV="$ROOT/.venv"
 LOCK="requirements/lock.txt"
 STAMP="$VENV/.bootstrap-stamp"
 LOG="$(mktemp "${TMPDIR:-/tmp}/resguardo-bootstrap.XXXXXX")"
-trap 'rm -f "$LOG"' EXIT
+trap 'rm -f "$LOG" "$LOG.shown"' EXIT
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 fail() {
     say "$*"
-    if [[ -s "$LOG" ]]; then
-        say "last lines of the output:"
-        tail -n 80 "$LOG" >&2
+    # pip warns about every configured local index that lacks a package: noise here, so leave it out.
+    if grep -v -e "^WARNING: Location '.*' is ignored" -e '^[[:space:]]*$' "$LOG" >"$LOG.shown" 2>/dev/null \
+        && [[ -s "$LOG.shown" ]]; then
+        say "its output ended with:"
+        tail -n 60 "$LOG.shown" >&2
     fi
+    rm -f "$LOG.shown"
     exit 1
 }
 
-# Run a command with its output kept in the log; on failure show the log and stop.
+# Run a command with its output kept aside; on failure show that output and stop.
 quietly() {
     local description="$1"
     shift
+    : >"$LOG"
     if ! "$@" >>"$LOG" 2>&1; then
         fail "failed to $description (command: $*)"
     fi

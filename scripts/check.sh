@@ -50,7 +50,7 @@ run_check() {
 run_check "ruff check" ruff check "${lint_paths[@]}"
 run_check "ruff format" ruff format --check "${lint_paths[@]}"
 run_check "mypy" mypy
-run_check "lint-imports" lint-imports
+run_check "lint-imports" lint-imports --no-logo
 
 pytest_output="$(mktemp "${TMPDIR:-/tmp}/resguardo-pytest.XXXXXX")"
 trap 'rm -f "$pytest_output"' EXIT

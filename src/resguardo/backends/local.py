@@ -57,6 +57,11 @@ class LocalStorage:
         """Local files need no cache."""
         return True
 
+    @property
+    def shareable_between_processes(self) -> bool:
+        """A directory can be opened by worker processes too."""
+        return True
+
     def _path(self, name: str) -> Path:
         if name.startswith("/") or ".." in name.split("/"):
             raise StorageError(f"invalid object name {name!r}")

@@ -24,6 +24,7 @@ from typing import BinaryIO
 from resguardo import __version__
 from resguardo.core.errors import ConfigurationError, IntegrityError, SnapshotNotFound, SourceError
 from resguardo.engine.chunker import Chunker
+from resguardo.engine.contentworkers import BatchOutcome, ContentWorkers, UnreadableFile, storage_is_shareable
 from resguardo.engine.events import ItemWarning, Progress, ProgressThrottle, Reporter, ignore_events
 from resguardo.engine.filters import PathFilter
 from resguardo.engine.pack import BlobType
@@ -48,7 +49,8 @@ class BackupOptions:
         hostname: the host recorded in the snapshot (default: this machine's name).
         parent: ID of the snapshot to compare with; None picks the latest of the same host and paths.
         use_parent: False reads every file again.
-        workers: threads that read and store file content.
+        workers: processes (or threads, for storage that cannot be shared) that store file content.
+        processes: use worker processes when the storage allows it; threads otherwise.
     """
 
     excludes: Sequence[str] = ()
@@ -59,6 +61,7 @@ class BackupOptions:
     parent: str | None = None
     use_parent: bool = True
     workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    processes: bool = True
 
 
 @dataclass(slots=True)
@@ -91,7 +94,7 @@ class _Counters:
 class _PendingFile:
     node: Node
     path: bytes
-    futures: list[Future[tuple[bytes, int]]]
+    futures: list[Future[list[tuple[bytes, int]]]]
     changed: bool
     reading_error: str = ""
 
@@ -136,6 +139,9 @@ class _Archiver:
         self.finished: deque[_PendingDirectory] = deque()
         self.job_slots = threading.BoundedSemaphore(MAX_JOBS_IN_FLIGHT)
         self.executor = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="backup")
+        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-reader")
+        self.use_processes = options.processes and options.workers > 1 and storage_is_shareable(repository.storage)
+        self.content_workers: ContentWorkers | None = None
         self.hard_links: dict[tuple[int, int], _PendingFile] = {}
         self.root_devices: set[int] = set()
         self.current = ""
@@ -159,7 +165,7 @@ class _Archiver:
 
     # -- storing content (worker threads) ---------------------------------------------------
 
-    def _store_chunk(self, data: bytes) -> tuple[bytes, int]:
+    def _store_chunk(self, data: bytes) -> list[tuple[bytes, int]]:
         try:
             blob_id, added = self.repository.save_blob(BlobType.DATA, data)
             with self.counter_lock:
@@ -167,11 +173,11 @@ class _Archiver:
                 if added:
                     self.counters.data_blobs += 1
                     self.counters.bytes_added += added
-            return blob_id, len(data)
+            return [(blob_id, len(data))]
         finally:
             self.job_slots.release()
 
-    def _store_small_file(self, path: bytes, expected: os.stat_result) -> tuple[bytes, int]:
+    def _store_small_file(self, path: bytes, expected: os.stat_result) -> list[tuple[bytes, int]]:
         try:
             data, status = _read_whole_file(path)
             if len(data) > self.small_file_limit:
@@ -179,18 +185,31 @@ class _Archiver:
             if status.st_mtime_ns != expected.st_mtime_ns or status.st_size != expected.st_size:
                 self.warn(path, "file changed while it was read; the stored copy may be inconsistent")
             if not data:
-                return b"", 0
+                return []
             blob_id, added = self.repository.save_blob(BlobType.DATA, data)
             with self.counter_lock:
                 self.counters.bytes_processed += len(data)
                 if added:
                     self.counters.data_blobs += 1
                     self.counters.bytes_added += added
-            return blob_id, len(data)
+            return [(blob_id, len(data))]
         finally:
             self.job_slots.release()
 
-    def _submit(self, function: Callable[..., tuple[bytes, int]], *arguments: object) -> Future[tuple[bytes, int]]:
+    def _count_outcome(self, outcome: BatchOutcome) -> None:
+        """Add a worker process's batch to the counters and report its warnings (collector thread)."""
+        with self.counter_lock:
+            self.counters.data_blobs += outcome.blobs_added
+            self.counters.bytes_added += outcome.bytes_added
+            self.counters.bytes_processed += sum(
+                length for chunks, _error in outcome.files for _blob, length in chunks
+            )
+        for path, message in outcome.warnings:
+            self.warn(path, message)
+
+    def _submit(
+        self, function: Callable[..., list[tuple[bytes, int]]], *arguments: object
+    ) -> Future[list[tuple[bytes, int]]]:
         self.job_slots.acquire()
         try:
             return self.executor.submit(function, *arguments)
@@ -201,24 +220,33 @@ class _Archiver:
     # -- files ------------------------------------------------------------------------------
 
     def read_file(self, node: Node, path: bytes, status: os.stat_result, changed: bool) -> _PendingFile:
-        """Queue the file's content for storing; large files are chunked here, small ones by a worker."""
+        """Queue the file's content for storing: small files go to a worker whole, large ones to the
+        reader thread that chunks them and hands the chunks to the workers."""
         pending = _PendingFile(node, path, [], changed)
         if status.st_size == 0:
             return pending
+        if self.use_processes:
+            if self.content_workers is None:
+                self.content_workers = ContentWorkers(self.repository, self.options.workers, self._count_outcome)
+            pending.futures.append(self.content_workers.submit(path, status.st_size, status.st_mtime_ns))
+            return pending
         if status.st_size <= self.small_file_limit:
             pending.futures.append(self._submit(self._store_small_file, path, status))
-            return pending
-        try:
-            with open(path, "rb", buffering=0) as stream:
-                before = os.fstat(stream.fileno())
-                for chunk in self.chunker.split(stream):
-                    pending.futures.append(self._submit(self._store_chunk, chunk))
-                after = os.fstat(stream.fileno())
-            if after.st_mtime_ns != before.st_mtime_ns or after.st_size != before.st_size:
-                self.warn(path, "file changed while it was read; the stored copy may be inconsistent")
-        except OSError as error:
-            pending.reading_error = _describe_read_error(error)
+        else:
+            pending.futures.append(self.reader.submit(self._store_large_file, path))
         return pending
+
+    def _store_large_file(self, path: bytes) -> list[tuple[bytes, int]]:
+        """Chunk a large file (on the reader thread) and wait for its chunks to be stored."""
+        futures = []
+        with open(path, "rb", buffering=0) as stream:
+            before = os.fstat(stream.fileno())
+            for chunk in self.chunker.split(stream):
+                futures.append(self._submit(self._store_chunk, chunk))
+            after = os.fstat(stream.fileno())
+        if after.st_mtime_ns != before.st_mtime_ns or after.st_size != before.st_size:
+            self.warn(path, "file changed while it was read; the stored copy may be inconsistent")
+        return [stored for future in futures for stored in future.result()]
 
     def file_entry(self, name: bytes, path: bytes, status: os.stat_result, previous: Node | None) -> Node | _PendingFile:
         """Return a finished node for an unchanged file, or a pending one for a file to read."""
@@ -318,6 +346,8 @@ class _Archiver:
 
     def finish_ready(self, block: bool) -> None:
         """Save the trees of walked directories whose files are stored, oldest first."""
+        if block and self.content_workers is not None:
+            self.content_workers.dispatch()
         while self.finished:
             pending = self.finished[0]
             if not block and not all(
@@ -338,13 +368,16 @@ class _Archiver:
         error_message = pending.reading_error
         for future in pending.futures:
             try:
-                blob_id, length = future.result()
+                stored = future.result()
             except _GrewWhileReading:
                 return self.reread_grown_file(pending)
+            except UnreadableFile as error:
+                error_message = error_message or str(error)
+                continue
             except OSError as error:
                 error_message = error_message or _describe_read_error(error)
                 continue
-            if length:
+            for blob_id, length in stored:
                 content.append(blob_id)
                 size += length
         if error_message:
@@ -416,7 +449,11 @@ class _Archiver:
             if node is not None:
                 level[components[-1] if components else b""] = node
         self.finish_ready(block=True)
-        return self.save_virtual(b"/", root)
+        tree = self.save_virtual(b"/", root)
+        if self.content_workers is not None:
+            self.content_workers.finish()
+            self.content_workers = None
+        return tree
 
     def save_virtual(self, path: bytes, level: dict[bytes, object]) -> bytes:
         """Save the trees of the directories above the backed-up paths; return the top one's ID."""
@@ -454,6 +491,9 @@ class _Archiver:
         return node
 
     def close(self) -> None:
+        if self.content_workers is not None:
+            self.content_workers.close()
+        self.reader.shutdown(wait=True, cancel_futures=True)
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
@@ -617,7 +657,7 @@ def backup_stream(
     try:
         try:
             for chunk in archiver.chunker.split(stream):
-                pending.futures.append(archiver._submit(archiver._store_chunk, chunk))
+                pending.futures.append(archiver._submit(archiver._store_chunk, chunk))  # noqa: SLF001
                 archiver.report_progress()
         except OSError as error:
             raise SourceError(f"reading the input stream failed: {error.strerror or error}") from None

@@ -228,7 +228,16 @@ class Repository:
         finally:
             with self._lock:
                 self._pending.difference_update(entry.id for entry in entries)
-        record = PackRecord(pack_id, len(content), entries)
+        self.add_written_pack(PackRecord(pack_id, len(content), entries))
+
+    def add_written_pack(self, record: PackRecord) -> None:
+        """Index a pack that is already durable in storage (written here or by a worker process).
+
+        An index file is written once enough packs wait for one; :meth:`flush` writes the rest.
+
+        Raises:
+            StorageError: the index file could not be written.
+        """
         with self._lock:
             self.index.add_pack(record)
             self._unindexed.append(record)

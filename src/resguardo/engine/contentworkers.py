@@ -1,0 +1,388 @@
+"""Worker processes that read, chunk, hash, compress, encrypt and pack file content.
+
+Python threads share one interpreter lock, so on a machine with a few cores a backup of many files
+spends its time queueing for it. Here each worker is a process of its own: it reads the files it
+is given, stores their new chunks in packs it writes itself, and sends back only the chunk IDs of
+each file and the records of the packs it wrote. The parent keeps the index, the trees and the
+snapshot, and writes index files only for packs a worker has reported written — so the write order
+pack, index, snapshot holds across processes.
+
+Deduplication: each worker knows every blob of the repository when the backup starts, and every
+blob it stored itself. Two workers may store the same new chunk twice in one run; the index keeps
+one location and the other copy is unreferenced space that ``prune`` reclaims.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from resguardo.backends.base import Storage
+from resguardo.core.errors import ResguardoError, StorageError
+from resguardo.engine.chunker import Chunker
+from resguardo.engine.compression import Compressor
+from resguardo.engine.config import RepositoryConfig
+from resguardo.engine.crypto import RepositoryKeys
+from resguardo.engine.index import PackRecord
+from resguardo.engine.pack import BlobType, PackBuilder
+from resguardo.engine.repository import Repository, pack_name
+
+BATCH_FILES = 64
+BATCH_BYTES = 4 * 1024 * 1024
+BATCHES_IN_FLIGHT_PER_WORKER = 3
+
+FileOutcome = tuple[list[tuple[bytes, int]], str]  # (chunks as (id, length), error message or "")
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What a worker sends back for one batch of files."""
+
+    files: list[FileOutcome]
+    packs: list[PackRecord]
+    warnings: list[tuple[bytes, str]]
+    blobs_added: int
+    bytes_added: int
+
+
+class UnreadableFile(Exception):
+    """A worker could not read a file; the message says why."""
+
+
+def storage_is_shareable(storage: Storage) -> bool:
+    """Return True when ``storage`` can be handed to another process (it says so, and pickles)."""
+    return bool(getattr(storage, "shareable_between_processes", False))
+
+
+# -- the worker side ----------------------------------------------------------------------------
+
+
+class _Worker:
+    """State of one worker process."""
+
+    def __init__(self, storage: Storage, master_secret: bytes, config_document: bytes, known: bytes) -> None:
+        self.storage = storage
+        self.keys = RepositoryKeys(master_secret)
+        self.config = RepositoryConfig.from_bytes(config_document)
+        self.compressor = Compressor(self.config.compression_level)
+        self.chunker = Chunker(self.keys.chunker_key, self.config.chunker)
+        self.known = {known[offset : offset + 32] for offset in range(0, len(known), 32)}
+        self.builder = PackBuilder()
+        self.written: list[PackRecord] = []
+        self.blobs_added = 0
+        self.bytes_added = 0
+
+    def store_chunk(self, data: bytes) -> tuple[bytes, int]:
+        blob_id = self.keys.blob_id(data)
+        if blob_id not in self.known:
+            self.known.add(blob_id)
+            stored, compression = self.compressor.compress(data)
+            envelope = self.keys.encrypt(stored)
+            self.builder.add(BlobType.DATA, blob_id, envelope, len(data), compression)
+            self.blobs_added += 1
+            self.bytes_added += len(envelope)
+            if self.builder.size >= self.config.pack_size:
+                self.write_pack()
+        return blob_id, len(data)
+
+    def write_pack(self) -> None:
+        if not len(self.builder):
+            return
+        builder, self.builder = self.builder, PackBuilder()
+        pack_id, content, entries = builder.finish(self.keys)
+        self.storage.save(pack_name(pack_id), content)
+        self.written.append(PackRecord(pack_id, len(content), entries))
+
+    def store_file(self, path: bytes, size: int, mtime_ns: int, warnings: list[tuple[bytes, str]]) -> FileOutcome:
+        try:
+            with open(path, "rb", buffering=0) as stream:
+                before = os.fstat(stream.fileno())
+                if before.st_size <= self.config.chunker.min_size:
+                    # Ask for one byte more than fstat says, to notice growth without a second read;
+                    # never for more, or each small file costs a large zeroed allocation.
+                    data = stream.read(before.st_size + 1)
+                    chunks = [data] if data else []
+                    if len(data) > before.st_size:
+                        stream.seek(0)
+                        chunks = list(self.chunker.split(stream))
+                    stored = [self.store_chunk(chunk) for chunk in chunks]
+                else:
+                    stored = [self.store_chunk(chunk) for chunk in self.chunker.split(stream)]
+                after = os.fstat(stream.fileno())
+        except OSError as error:
+            return [], _describe_os_error(error)
+        if (
+            after.st_mtime_ns != before.st_mtime_ns
+            or after.st_size != before.st_size
+            or before.st_mtime_ns != mtime_ns
+            or before.st_size != size
+        ):
+            warnings.append((path, "file changed while it was read; the stored copy may be inconsistent"))
+        return stored, ""
+
+    def run_batch(self, files: list[tuple[bytes, int, int]]) -> BatchOutcome:
+        warnings: list[tuple[bytes, str]] = []
+        outcomes = [self.store_file(path, size, mtime_ns, warnings) for path, size, mtime_ns in files]
+        outcome = BatchOutcome(outcomes, self.written, warnings, self.blobs_added, self.bytes_added)
+        self.written, self.blobs_added, self.bytes_added = [], 0, 0
+        return outcome
+
+
+def _describe_os_error(error: OSError) -> str:
+    import errno
+
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if error.errno == errno.EIO:
+        return "input/output error while reading"
+    return error.strerror or str(error)
+
+
+FRAME_HEADER = struct.Struct("<I")
+
+
+def _write_frame(stream: BinaryIO, message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(FRAME_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read_frame(stream: BinaryIO) -> Any:
+    """Return the next message, or None at the end of the stream."""
+    header = stream.read(FRAME_HEADER.size)
+    if len(header) < FRAME_HEADER.size:
+        return None
+    (length,) = FRAME_HEADER.unpack(header)
+    data = stream.read(length)
+    if len(data) < length:
+        return None
+    return pickle.loads(data)  # noqa: S301 - frames come only from our own parent process
+
+
+def worker_main(requests: BinaryIO, replies: BinaryIO) -> None:
+    """Run a worker: read the set-up frame, then batches, until the parent closes the pipe."""
+    setup = _read_frame(requests)
+    if setup is None:
+        return
+    worker = _Worker(*setup)
+    while True:
+        message = _read_frame(requests)
+        if message is None:
+            return
+        kind, batch_number, payload = message
+        try:
+            if kind == "flush":
+                worker.write_pack()
+                _write_frame(replies, ("done", batch_number, worker.run_batch([])))
+            else:
+                _write_frame(replies, ("done", batch_number, worker.run_batch(payload)))
+        except ResguardoError as error:
+            _write_frame(replies, ("error", batch_number, (error.message, error.hint)))
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the backup
+            _write_frame(replies, ("error", batch_number, (f"backup worker failed: {error}", "")))
+
+
+# -- the parent side ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Batch:
+    number: int
+    files: list[tuple[bytes, int, int]] = field(default_factory=list)
+    futures: list[Future[list[tuple[bytes, int]]]] = field(default_factory=list)
+    size: int = 0
+
+
+class _WorkerProcess:
+    """One child process and the pipes to it."""
+
+    def __init__(self, setup: tuple[object, ...]) -> None:
+        environment = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])
+        environment["PYTHONPATH"] = os.pathsep.join(
+            part for part in (package_root, environment.get("PYTHONPATH", "")) if part
+        )
+        self.process = subprocess.Popen(  # noqa: S603 - runs this same interpreter on our own module
+            [sys.executable, "-m", "resguardo.engine.contentworkers"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=environment,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.requests: BinaryIO = self.process.stdin
+        self.replies: BinaryIO = self.process.stdout
+        _write_frame(self.requests, setup)
+        self.outstanding = 0
+
+
+class ContentWorkers:
+    """A pool of worker processes storing file content for one backup.
+
+    Args:
+        repository: the open repository (its storage must be shareable between processes).
+        workers: number of processes.
+        on_outcome: called in a collector thread with each batch outcome (counters, warnings).
+    """
+
+    def __init__(self, repository: Repository, workers: int, on_outcome: Callable[[BatchOutcome], None]) -> None:
+        self.repository = repository
+        self.on_outcome = on_outcome
+        self.batches: dict[int, _Batch] = {}
+        self.condition = threading.Condition()
+        self.failure: ResguardoError | None = None
+        self.next_number = 0
+        self.current = self._new_batch()
+        known = b"".join(blob_id for blob_id, _location in repository.index.blobs())
+        setup = (repository.storage, repository.keys.master_secret, repository.config.to_bytes(), known)
+        self.workers = [_WorkerProcess(setup) for _ in range(workers)]
+        self.collectors = [
+            threading.Thread(target=self._collect, args=(worker,), name="content-collector", daemon=True)
+            for worker in self.workers
+        ]
+        for collector in self.collectors:
+            collector.start()
+
+    def _new_batch(self) -> _Batch:
+        self.next_number += 1
+        return _Batch(self.next_number)
+
+    def submit(self, path: bytes, size: int, mtime_ns: int) -> Future[list[tuple[bytes, int]]]:
+        """Queue one file; return a future of its chunks as (id, length), or of UnreadableFile."""
+        future: Future[list[tuple[bytes, int]]] = Future()
+        batch = self.current
+        batch.files.append((path, size, mtime_ns))
+        batch.futures.append(future)
+        batch.size += size
+        if len(batch.files) >= BATCH_FILES or batch.size >= BATCH_BYTES:
+            self.dispatch()
+        return future
+
+    def _send(self, kind: str, batch: _Batch, payload: object) -> None:
+        with self.condition:
+            while (
+                min(worker.outstanding for worker in self.workers) >= BATCHES_IN_FLIGHT_PER_WORKER
+                and self.failure is None
+            ):
+                self.condition.wait()
+            if self.failure is not None:
+                raise self.failure
+            worker = min(self.workers, key=lambda candidate: candidate.outstanding)
+            worker.outstanding += 1
+            self.batches[batch.number] = batch
+        try:
+            _write_frame(worker.requests, (kind, batch.number, payload))
+        except OSError:
+            self._fail(StorageError("a backup worker process ended unexpectedly"))
+            raise self.failure or StorageError("a backup worker process ended unexpectedly") from None
+
+    def dispatch(self) -> None:
+        """Send the batch being filled to the least busy worker, waiting while all are busy.
+
+        Raises:
+            ResguardoError: a worker failed.
+        """
+        batch = self.current
+        if batch.files:
+            self.current = self._new_batch()
+            self._send("files", batch, batch.files)
+
+    def _fail(self, error: ResguardoError) -> None:
+        with self.condition:
+            if self.failure is None:
+                self.failure = error
+            for batch in self.batches.values():
+                for future in batch.futures:
+                    if not future.done():
+                        future.set_exception(self.failure)
+            self.batches.clear()
+            self.condition.notify_all()
+
+    def _collect(self, worker: _WorkerProcess) -> None:
+        try:
+            self._collect_replies(worker)
+        except Exception as error:  # noqa: BLE001 - any failure here must fail the backup, not hang it
+            self._fail(StorageError(f"collecting results from a backup worker failed: {error}"))
+
+    def _collect_replies(self, worker: _WorkerProcess) -> None:
+        while True:
+            message = _read_frame(worker.replies)
+            if message is None:
+                if worker.process.poll() not in (None, 0) or self.failure is None:
+                    self._fail(StorageError("a backup worker process ended unexpectedly"))
+                return
+            kind, number, payload = message
+            with self.condition:
+                worker.outstanding -= 1
+                batch = self.batches.pop(number, None)
+                self.condition.notify_all()
+            if kind == "error":
+                message_text, hint = payload
+                self._fail(StorageError(message_text, hint or None))
+                continue
+            self._apply(payload, batch)
+
+    def _apply(self, outcome: BatchOutcome, batch: _Batch | None) -> None:
+        for record in outcome.packs:
+            self.repository.add_written_pack(record)
+        self.on_outcome(outcome)
+        if batch is not None:
+            for future, (chunks, error_message) in zip(batch.futures, outcome.files, strict=True):
+                if error_message:
+                    future.set_exception(UnreadableFile(error_message))
+                else:
+                    future.set_result(chunks)
+
+    def finish(self) -> None:
+        """Send the last batch, have every worker write its open pack, and stop the workers.
+
+        Raises:
+            ResguardoError: a worker failed.
+        """
+        self.dispatch()
+        for worker in self.workers:
+            batch = self._new_batch()
+            with self.condition:
+                worker.outstanding += 1
+                self.batches[batch.number] = batch
+            _write_frame(worker.requests, ("flush", batch.number, None))
+        with self.condition:
+            while any(worker.outstanding for worker in self.workers) and self.failure is None:
+                self.condition.wait()
+            if self.failure is not None:
+                raise self.failure
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers: close their input, wait briefly, kill any that lingers."""
+        self.failure = self.failure or StorageError("the backup was stopped")
+        for worker in self.workers:
+            with contextlib.suppress(OSError):
+                worker.requests.close()
+        for worker in self.workers:
+            try:
+                worker.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+        for collector in self.collectors:
+            collector.join(timeout=10)
+        for worker in self.workers:
+            with contextlib.suppress(OSError):
+                worker.replies.close()
+
+
+if __name__ == "__main__":
+    # Import the module under its real name so that what the worker pickles unpickles in the parent.
+    from resguardo.engine import contentworkers
+
+    contentworkers.worker_main(sys.stdin.buffer, sys.stdout.buffer)

@@ -24,6 +24,7 @@ from typing import BinaryIO
 from resguardo import __version__
 from resguardo.core.errors import ConfigurationError, IntegrityError, SnapshotNotFound, SourceError
 from resguardo.engine.chunker import Chunker
+from resguardo.engine.dircache import CachedDirectory, DirectoryCache, cache_file_path, combine, fingerprint_entries
 from resguardo.engine.contentworkers import BatchOutcome, ContentWorkers, UnreadableFile, storage_is_shareable
 from resguardo.engine.events import ItemWarning, Progress, ProgressThrottle, Reporter, ignore_events
 from resguardo.engine.filters import PathFilter
@@ -51,6 +52,8 @@ class BackupOptions:
         use_parent: False reads every file again.
         workers: processes (or threads, for storage that cannot be shared) that store file content.
         processes: use worker processes when the storage allows it; threads otherwise.
+        cache_dir: where the local metadata cache lives (None: no cache; unchanged files are still
+            found through the parent snapshot, only more slowly).
     """
 
     excludes: Sequence[str] = ()
@@ -62,6 +65,7 @@ class BackupOptions:
     use_parent: bool = True
     workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     processes: bool = True
+    cache_dir: str | None = None
 
 
 @dataclass(slots=True)
@@ -104,7 +108,8 @@ class _PendingDirectory:
     node: Node
     path: bytes
     entries: list[Node | _PendingFile]
-    parent_subtree: bytes | None
+    fingerprint: bytes
+    cached: CachedDirectory | None = None
 
 
 def _display(path: bytes) -> str:
@@ -125,8 +130,11 @@ def _normalize_paths(paths: Iterable[str]) -> list[bytes]:
 class _Archiver:
     """One backup run; not reusable."""
 
-    def __init__(self, repository: Repository, options: BackupOptions, reporter: Reporter) -> None:
+    def __init__(
+        self, repository: Repository, options: BackupOptions, reporter: Reporter, cache: DirectoryCache | None = None
+    ) -> None:
         self.repository = repository
+        self.cache = cache or DirectoryCache(None)
         self.options = options
         self.reporter = reporter
         self.throttle = ProgressThrottle(reporter, clock=repository.clock)
@@ -293,16 +301,25 @@ class _Archiver:
 
     def entry(self, name: bytes, path: bytes, previous: Node | None) -> Node | _PendingFile | None:
         """Return the node for one path (queuing its content), or None when it is left out."""
+        status = self.lstat(path)
+        return None if status is None else self.entry_from_status(name, path, status, previous)
+
+    def lstat(self, path: bytes) -> os.stat_result | None:
+        """Return the lstat result of a path to back up, or None when it is excluded or unreadable."""
         if self.excludes and self.excludes.matches(_display(path)):
             return None
         try:
-            status = os.lstat(path)
+            return os.lstat(path)
         except FileNotFoundError:
             self.warn(path, "file vanished before it could be read")
-            return None
         except OSError as error:
             self.unreadable_file(path, _describe_read_error(error))
-            return None
+        return None
+
+    def entry_from_status(
+        self, name: bytes, path: bytes, status: os.stat_result, previous: Node | None
+    ) -> Node | _PendingFile | None:
+        """Return the node for a path whose lstat result is known (queuing its content)."""
         try:
             if stat.S_ISDIR(status.st_mode):
                 return self.directory(name, path, status, previous)
@@ -315,31 +332,61 @@ class _Archiver:
             self.unreadable_file(path, _describe_read_error(error))
             return None
 
-    def directory(self, name: bytes, path: bytes, status: os.stat_result, previous: Node | None) -> Node:
-        """Walk a directory; its tree is saved later, in post-order (see :meth:`finish_ready`)."""
-        node = node_from_stat(name, path, status)
-        self.counters.directories += 1
-        self.current = _display(path)
-        parent_subtree = previous.subtree if previous is not None and previous.type == DIRECTORY else None
-        previous_nodes = self.load_previous_tree(parent_subtree)
-        entries: list[Node | _PendingFile] = []
-        skip_contents = (self.options.one_file_system and status.st_dev not in self.root_devices) or (
-            self.options.exclude_caches and is_tagged_cache_directory(path)
-        )
+    def list_directory(self, path: bytes, status: os.stat_result) -> list[tuple[bytes, bytes, os.stat_result]]:
+        """Return (name, path, lstat result) of the entries to back up in a directory, by name."""
         try:
             names = sorted(os.listdir(path))
         except OSError as error:
             self.unreadable_file(path, _describe_read_error(error))
-            names = []
-        if skip_contents:
-            names = [child for child in names if child == CACHEDIR_TAG_NAME and self.options.exclude_caches]
-            if self.options.one_file_system and status.st_dev not in self.root_devices:
-                names = []
+            return []
+        if self.options.one_file_system and status.st_dev not in self.root_devices:
+            return []
+        if self.options.exclude_caches and is_tagged_cache_directory(path):
+            names = [child for child in names if child == CACHEDIR_TAG_NAME]
+        listing = []
         for child_name in names:
-            child = self.entry(child_name, os.path.join(path, child_name), previous_nodes.get(child_name))
-            if child is not None:
-                entries.append(child)
-        self.finished.append(_PendingDirectory(node, path, entries, parent_subtree))
+            child_path = os.path.join(path, child_name)
+            child_status = self.lstat(child_path)
+            if child_status is not None:
+                listing.append((child_name, child_path, child_status))
+        return listing
+
+    def directory(self, name: bytes, path: bytes, status: os.stat_result, previous: Node | None) -> Node:
+        """Walk a directory; its tree is saved later, in post-order (see :meth:`finish_ready`).
+
+        When the metadata cache shows that no entry changed since the last backup, only the
+        subdirectories are walked, and the directory's last tree is reused or patched.
+        """
+        node = node_from_stat(name, path, status)
+        self.counters.directories += 1
+        self.current = _display(path)
+        listing = self.list_directory(path, status)
+        fingerprint = fingerprint_entries((child_name, child_status) for child_name, _path, child_status in listing)
+        cached = self.cache.get(path)
+        entries: list[Node | _PendingFile] = []
+        if cached is not None and cached.fingerprint == fingerprint and cached.tree_id in self.repository.index:
+            unchanged_files = unchanged_bytes = 0
+            for child_name, child_path, child_status in listing:
+                if stat.S_ISDIR(child_status.st_mode):
+                    entries.append(self.directory(child_name, child_path, child_status, None))
+                else:
+                    unchanged_files += 1
+                    unchanged_bytes += child_status.st_size if stat.S_ISREG(child_status.st_mode) else 0
+            with self.counter_lock:
+                self.counters.files_unchanged += unchanged_files
+                self.counters.files_processed += unchanged_files
+                self.counters.bytes_processed += unchanged_bytes
+            self.finished.append(_PendingDirectory(node, path, entries, fingerprint, cached))
+        else:
+            previous_subtree = previous.subtree if previous is not None and previous.type == DIRECTORY else None
+            if previous_subtree is None and cached is not None:
+                previous_subtree = cached.tree_id
+            previous_nodes = self.load_previous_tree(previous_subtree)
+            for child_name, child_path, child_status in listing:
+                child = self.entry_from_status(child_name, child_path, child_status, previous_nodes.get(child_name))
+                if child is not None:
+                    entries.append(child)
+            self.finished.append(_PendingDirectory(node, path, entries, fingerprint))
         self.finish_ready(block=False)
         self.report_progress()
         return node
@@ -409,12 +456,32 @@ class _Archiver:
         return self.resolve_file(retry)
 
     def save_directory(self, pending: _PendingDirectory) -> None:
+        """Save a walked directory's tree (or reuse the cached one) and record it in the cache."""
         nodes: list[Node] = []
         for item in pending.entries:
             node = self.resolve_file(item) if isinstance(item, _PendingFile) else item
             if node is not None:
                 nodes.append(node)
-        pending.node.subtree = self.save_tree(nodes)
+        subtree_ids = [node.subtree or b"" for node in nodes if node.type == DIRECTORY]
+        combined = combine(pending.fingerprint, subtree_ids)
+        cached = pending.cached
+        if cached is not None and cached.combined == combined:
+            tree_id = cached.tree_id
+        elif cached is not None:
+            tree_id = self.patch_cached_tree(cached.tree_id, nodes)
+        else:
+            tree_id = self.save_tree(nodes)
+        pending.node.subtree = tree_id
+        self.cache.put(pending.path, CachedDirectory(pending.fingerprint, combined, tree_id))
+
+    def patch_cached_tree(self, tree_id: bytes, subdirectories: list[Node]) -> bytes:
+        """Save the cached tree with the subtrees of its subdirectories replaced by the new ones."""
+        new_subtrees = {node.name: node.subtree for node in subdirectories}
+        nodes = decode_tree(self.repository.load_blob(tree_id))
+        for node in nodes:
+            if node.type == DIRECTORY and node.name in new_subtrees:
+                node.subtree = new_subtrees[node.name]
+        return self.save_tree(nodes)
 
     def save_tree(self, nodes: list[Node]) -> bytes:
         data = encode_tree(nodes)
@@ -612,12 +679,25 @@ def backup(
     started = repository.clock.monotonic()
     repository.adopt_unindexed_packs()
     parent = _select_parent(repository, options, shown_paths, hostname)
-    archiver = _Archiver(repository, options, reporter)
+    cache = DirectoryCache(_cache_path(repository, options, shown_paths, hostname))
+    archiver = _Archiver(repository, options, reporter, cache)
     try:
         tree = archiver.run_paths(absolute, parent)
     finally:
         archiver.close()
-    return _finish_snapshot(repository, archiver, tree, shown_paths, hostname, parent, started)
+    result = _finish_snapshot(repository, archiver, tree, shown_paths, hostname, parent, started)
+    cache.save()
+    return result
+
+
+def _cache_path(repository: Repository, options: BackupOptions, paths: list[str], hostname: str) -> str | None:
+    """Return the metadata cache file for this repository and source, or None without a cache."""
+    if options.cache_dir is None or not options.use_parent:
+        return None
+    source_key = "\0".join(
+        [hostname, *sorted(paths), "excludes", *options.excludes, str(options.exclude_caches), str(options.one_file_system)]
+    )
+    return cache_file_path(options.cache_dir, repository.config.id, source_key)
 
 
 def backup_stream(

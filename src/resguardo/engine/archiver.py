@@ -52,6 +52,8 @@ class BackupOptions:
         use_parent: False reads every file again.
         workers: processes (or threads, for storage that cannot be shared) that store file content.
         processes: use worker processes when the storage allows it; threads otherwise.
+        estimate_totals: count files and bytes in a background thread first, so that progress
+            events carry totals (for a progress bar with an ETA); costs a second walk.
         cache_dir: where the local metadata cache lives (None: no cache; unchanged files are still
             found through the parent snapshot, only more slowly).
     """
@@ -66,6 +68,7 @@ class BackupOptions:
     workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     processes: bool = True
     cache_dir: str | None = None
+    estimate_totals: bool = False
 
 
 @dataclass(slots=True)
@@ -152,6 +155,7 @@ class _Archiver:
         self.content_workers: ContentWorkers | None = None
         self.hard_links: dict[tuple[int, int], _PendingFile] = {}
         self.root_devices: set[int] = set()
+        self.totals: tuple[int, int] | None = None
         self.current = ""
 
     # -- reporting --------------------------------------------------------------------------
@@ -167,9 +171,43 @@ class _Archiver:
     def report_progress(self, force: bool = False) -> None:
         if force or self.throttle.due():
             counters = self.counters
+            totals = self.totals
             self.reporter(
-                Progress("backup", counters.files_processed, counters.bytes_processed, current=self.current)
+                Progress(
+                    "backup",
+                    counters.files_processed,
+                    counters.bytes_processed,
+                    files_total=totals[0] if totals else None,
+                    bytes_total=totals[1] if totals else None,
+                    current=self.current,
+                )
             )
+
+    def start_estimate(self, paths: list[bytes]) -> None:
+        """Count the files and bytes under ``paths`` in a background thread (for progress totals)."""
+
+        def count() -> None:
+            files = size = 0
+            stack = list(paths)
+            while stack:
+                path = stack.pop()
+                if self.excludes and self.excludes.matches(_display(path)):
+                    continue
+                try:
+                    status = os.lstat(path)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(status.st_mode):
+                    try:
+                        stack.extend(os.path.join(path, name) for name in os.listdir(path))
+                    except OSError:
+                        continue
+                else:
+                    files += 1
+                    size += status.st_size if stat.S_ISREG(status.st_mode) else 0
+            self.totals = (files, size)
+
+        threading.Thread(target=count, name="backup-estimate", daemon=True).start()
 
     # -- storing content (worker threads) ---------------------------------------------------
 
@@ -495,6 +533,8 @@ class _Archiver:
 
     def run_paths(self, paths: list[bytes], parent: Snapshot | None) -> bytes:
         """Back up ``paths`` (absolute) and return the root tree ID."""
+        if self.options.estimate_totals:
+            self.start_estimate(paths)
         for path in paths:
             try:
                 self.root_devices.add(os.lstat(path).st_dev)

@@ -119,9 +119,14 @@ def _display(path: bytes) -> str:
     return os.fsdecode(path)
 
 
+def _absolute_paths(paths: Iterable[str]) -> list[bytes]:
+    """Return the paths absolute and normalized, without duplicates, sorted."""
+    return sorted({os.path.normpath(os.path.abspath(os.fsencode(path))) for path in paths})
+
+
 def _normalize_paths(paths: Iterable[str]) -> list[bytes]:
     """Return absolute, normalized paths with duplicates and paths inside others removed."""
-    normalized = sorted({os.path.normpath(os.path.abspath(os.fsencode(path))) for path in paths})
+    normalized = _absolute_paths(paths)
     kept: list[bytes] = []
     for path in normalized:
         if any(path == parent or path.startswith(parent.rstrip(b"/") + b"/") for parent in kept):
@@ -154,7 +159,8 @@ class _Archiver:
         self.use_processes = options.processes and options.workers > 1 and storage_is_shareable(repository.storage)
         self.content_workers: ContentWorkers | None = None
         self.hard_links: dict[tuple[int, int], _PendingFile] = {}
-        self.root_devices: set[int] = set()
+        self.given_paths: dict[bytes, int] = {}
+        self.given_ancestors: set[bytes] = set()
         self.totals: tuple[int, int] | None = None
         self.current = ""
 
@@ -377,17 +383,32 @@ class _Archiver:
         except OSError as error:
             self.unreadable_file(path, _describe_read_error(error))
             return []
-        if self.options.one_file_system and status.st_dev not in self.root_devices:
-            return []
+        restrict_to: set[bytes] | None = None
+        if self.options.one_file_system and status.st_dev != self.allowed_device(path):
+            if path not in self.given_ancestors:
+                return []
+            restrict_to = set(self.given_paths) | self.given_ancestors
         if self.options.exclude_caches and is_tagged_cache_directory(path):
             names = [child for child in names if child == CACHEDIR_TAG_NAME]
         listing = []
         for child_name in names:
             child_path = os.path.join(path, child_name)
+            if restrict_to is not None and child_path not in restrict_to:
+                continue
             child_status = self.lstat(child_path)
             if child_status is not None:
                 listing.append((child_name, child_path, child_status))
         return listing
+
+    def allowed_device(self, path: bytes) -> int:
+        """Return the device of the nearest given path at or above ``path`` (for one_file_system)."""
+        current = path
+        while current not in self.given_paths:
+            parent = os.path.dirname(current)
+            if parent == current:
+                return -1
+            current = parent
+        return self.given_paths[current]
 
     def directory(self, name: bytes, path: bytes, status: os.stat_result, previous: Node | None) -> Node:
         """Walk a directory; its tree is saved later, in post-order (see :meth:`finish_ready`).
@@ -531,15 +552,23 @@ class _Archiver:
 
     # -- the whole run ----------------------------------------------------------------------
 
-    def run_paths(self, paths: list[bytes], parent: Snapshot | None) -> bytes:
-        """Back up ``paths`` (absolute) and return the root tree ID."""
+    def run_paths(self, paths: list[bytes], parent: Snapshot | None, given: list[bytes] | None = None) -> bytes:
+        """Back up ``paths`` (absolute, none inside another) and return the root tree ID.
+
+        ``given`` are all the paths asked for, nested ones included: with one_file_system, the walk
+        still enters another file system on the way to a nested given path, and that path whole.
+        """
         if self.options.estimate_totals:
             self.start_estimate(paths)
-        for path in paths:
+        for path in given or paths:
             try:
-                self.root_devices.add(os.lstat(path).st_dev)
+                self.given_paths[path] = os.lstat(path).st_dev
             except OSError as error:
                 raise SourceError(f"cannot back up {_display(path)}: {_describe_read_error(error)}") from None
+            below, ancestor = path, os.path.dirname(path)
+            while ancestor not in self.given_ancestors and ancestor != below:
+                self.given_ancestors.add(ancestor)
+                below, ancestor = ancestor, os.path.dirname(ancestor)
         root: dict[bytes, object] = {}
         for path in paths:
             components = [part for part in path.split(b"/") if part]
@@ -722,7 +751,7 @@ def backup(
     cache = DirectoryCache(_cache_path(repository, options, shown_paths, hostname))
     archiver = _Archiver(repository, options, reporter, cache)
     try:
-        tree = archiver.run_paths(absolute, parent)
+        tree = archiver.run_paths(absolute, parent, _absolute_paths(paths))
     finally:
         archiver.close()
     result = _finish_snapshot(repository, archiver, tree, shown_paths, hostname, parent, started)

@@ -21,7 +21,8 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from resguardo.engine.repository import Repository, pack_name
 BATCH_FILES = 64
 BATCH_BYTES = 4 * 1024 * 1024
 BATCHES_IN_FLIGHT_PER_WORKER = 3
+GROUP_BYTES = 8 * 1024 * 1024
 
 FileOutcome = tuple[list[tuple[bytes, int]], str]  # (chunks as (id, length), error message or "")
 
@@ -68,9 +70,18 @@ def storage_is_shareable(storage: Storage) -> bool:
 
 
 class _Worker:
-    """State of one worker process."""
+    """State of one worker process.
 
-    def __init__(self, storage: Storage, master_secret: bytes, config_document: bytes, known: bytes) -> None:
+    Chunks are handled in groups: the worker reads and hashes a group (up to :data:`GROUP_BYTES`),
+    asks the parent which of the IDs it does not know yet it should store (one round trip per group,
+    see :meth:`_Channel.claim`), and compresses, encrypts and packs only those. So each new chunk is
+    stored by exactly one worker, and a chunk already in the repository is never compressed at all.
+    """
+
+    def __init__(
+        self, channel: _Channel, storage: Storage, master_secret: bytes, config_document: bytes, known: bytes
+    ) -> None:
+        self.channel = channel
         self.storage = storage
         self.keys = RepositoryKeys(master_secret)
         self.config = RepositoryConfig.from_bytes(config_document)
@@ -82,18 +93,30 @@ class _Worker:
         self.blobs_added = 0
         self.bytes_added = 0
 
-    def store_chunk(self, data: bytes) -> tuple[bytes, int]:
-        blob_id = self.keys.blob_id(data)
-        if blob_id not in self.known:
-            self.known.add(blob_id)
-            stored, compression = self.compressor.compress(data)
-            envelope = self.keys.encrypt(stored)
-            self.builder.add(BlobType.DATA, blob_id, envelope, len(data), compression)
-            self.blobs_added += 1
-            self.bytes_added += len(envelope)
-            if self.builder.size >= self.config.pack_size:
-                self.write_pack()
-        return blob_id, len(data)
+    def store_group(self, group: list[tuple[int, bytes]], results: list[list[tuple[bytes, int]] | str]) -> None:
+        """Store the new chunks of a group and append every chunk's (id, length) to its file's result."""
+        identifiers = [self.keys.blob_id(data) for _position, data in group]
+        unknown = list(dict.fromkeys(blob_id for blob_id in identifiers if blob_id not in self.known))
+        mine: set[bytes] = set()
+        if unknown:
+            mine = {blob_id for blob_id, granted in zip(unknown, self.channel.claim(unknown), strict=True) if granted}
+            self.known.update(unknown)
+        for (position, data), blob_id in zip(group, identifiers, strict=True):
+            if blob_id in mine:
+                mine.discard(blob_id)
+                self.store_blob(blob_id, data)
+            result = results[position]
+            if isinstance(result, list):
+                result.append((blob_id, len(data)))
+
+    def store_blob(self, blob_id: bytes, data: bytes) -> None:
+        stored, compression = self.compressor.compress(data)
+        envelope = self.keys.encrypt(stored)
+        self.builder.add(BlobType.DATA, blob_id, envelope, len(data), compression)
+        self.blobs_added += 1
+        self.bytes_added += len(envelope)
+        if self.builder.size >= self.config.pack_size:
+            self.write_pack()
 
     def write_pack(self) -> None:
         if not len(self.builder):
@@ -103,24 +126,29 @@ class _Worker:
         self.storage.save(pack_name(pack_id), content)
         self.written.append(PackRecord(pack_id, len(content), entries))
 
-    def store_file(self, path: bytes, size: int, mtime_ns: int, warnings: list[tuple[bytes, str]]) -> FileOutcome:
-        try:
-            with open(path, "rb", buffering=0) as stream:
-                before = os.fstat(stream.fileno())
-                if before.st_size <= self.config.chunker.min_size:
-                    # Ask for one byte more than fstat says, to notice growth without a second read;
-                    # never for more, or each small file costs a large zeroed allocation.
-                    data = stream.read(before.st_size + 1)
-                    chunks = [data] if data else []
-                    if len(data) > before.st_size:
-                        stream.seek(0)
-                        chunks = list(self.chunker.split(stream))
-                    stored = [self.store_chunk(chunk) for chunk in chunks]
+    def read_chunks(
+        self, path: bytes, size: int, mtime_ns: int, warnings: list[tuple[bytes, str]]
+    ) -> Iterator[bytes]:
+        """Yield the chunks of a file; note a warning when it changed while being read.
+
+        Raises:
+            OSError: the file could not be opened or read.
+        """
+        with open(path, "rb", buffering=0) as stream:
+            before = os.fstat(stream.fileno())
+            if before.st_size <= self.config.chunker.min_size:
+                # Ask for one byte more than fstat says, to notice growth without a second read;
+                # never for more, or each small file costs a large zeroed allocation.
+                data = stream.read(before.st_size + 1)
+                if len(data) <= before.st_size:
+                    if data:
+                        yield data
                 else:
-                    stored = [self.store_chunk(chunk) for chunk in self.chunker.split(stream)]
-                after = os.fstat(stream.fileno())
-        except OSError as error:
-            return [], _describe_os_error(error)
+                    stream.seek(0)
+                    yield from self.chunker.split(stream)
+            else:
+                yield from self.chunker.split(stream)
+            after = os.fstat(stream.fileno())
         if (
             after.st_mtime_ns != before.st_mtime_ns
             or after.st_size != before.st_size
@@ -128,11 +156,26 @@ class _Worker:
             or before.st_size != size
         ):
             warnings.append((path, "file changed while it was read; the stored copy may be inconsistent"))
-        return stored, ""
 
     def run_batch(self, files: list[tuple[bytes, int, int]]) -> BatchOutcome:
         warnings: list[tuple[bytes, str]] = []
-        outcomes = [self.store_file(path, size, mtime_ns, warnings) for path, size, mtime_ns in files]
+        results: list[list[tuple[bytes, int]] | str] = [[] for _ in files]
+        group: list[tuple[int, bytes]] = []
+        group_size = 0
+        for position, (path, size, mtime_ns) in enumerate(files):
+            try:
+                for chunk in self.read_chunks(path, size, mtime_ns, warnings):
+                    group.append((position, chunk))
+                    group_size += len(chunk)
+                    if group_size >= GROUP_BYTES:
+                        self.store_group(group, results)
+                        group, group_size = [], 0
+            except OSError as error:
+                results[position] = _describe_os_error(error)
+        self.store_group(group, results)
+        outcomes: list[FileOutcome] = [
+            ([], result) if isinstance(result, str) else (result, "") for result in results
+        ]
         outcome = BatchOutcome(outcomes, self.written, warnings, self.blobs_added, self.bytes_added)
         self.written, self.blobs_added, self.bytes_added = [], 0, 0
         return outcome
@@ -169,27 +212,65 @@ def _read_frame(stream: BinaryIO) -> Any:
     return pickle.loads(data)  # noqa: S301 - frames come only from our own parent process
 
 
+class _Channel:
+    """The worker's end of the pipes: task frames in, replies out, and claim round trips."""
+
+    def __init__(self, requests: BinaryIO, replies: BinaryIO) -> None:
+        self.requests = requests
+        self.replies = replies
+        self.backlog: deque[Any] = deque()
+
+    def next_message(self) -> Any:
+        """Return the next task frame (None when the parent closed the pipe)."""
+        return self.backlog.popleft() if self.backlog else _read_frame(self.requests)
+
+    def reply(self, message: object) -> None:
+        _write_frame(self.replies, message)
+
+    def claim(self, identifiers: list[bytes]) -> list[bool]:
+        """Ask the parent which of these new chunk IDs this worker should store.
+
+        Raises:
+            EOFError: the parent went away.
+        """
+        self.reply(("claim", 0, identifiers))
+        while True:
+            message = _read_frame(self.requests)
+            if message is None:
+                raise EOFError("the backup process went away")
+            if message[0] == "claimed":
+                granted: list[bool] = message[2]
+                return granted
+            self.backlog.append(message)
+
+
 def worker_main(requests: BinaryIO, replies: BinaryIO) -> None:
     """Run a worker: read the set-up frame, then batches, until the parent closes the pipe."""
+    channel = _Channel(requests, replies)
     setup = _read_frame(requests)
     if setup is None:
         return
-    worker = _Worker(*setup)
+    worker = _Worker(channel, *setup)
     while True:
-        message = _read_frame(requests)
+        try:
+            message = channel.next_message()
+        except EOFError:
+            return
         if message is None:
             return
         kind, batch_number, payload = message
         try:
             if kind == "flush":
                 worker.write_pack()
-                _write_frame(replies, ("done", batch_number, worker.run_batch([])))
+                channel.reply(("done", batch_number, worker.run_batch([])))
             else:
-                _write_frame(replies, ("done", batch_number, worker.run_batch(payload)))
+                channel.reply(("done", batch_number, worker.run_batch(payload)))
+        except EOFError:
+            return
         except ResguardoError as error:
-            _write_frame(replies, ("error", batch_number, (error.message, error.hint)))
+            channel.reply(("error", batch_number, (error.message, error.hint)))
         except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the backup
-            _write_frame(replies, ("error", batch_number, (f"backup worker failed: {error}", "")))
+            channel.reply(("error", batch_number, (f"backup worker failed: {error}", "")))
 
 
 # -- the parent side ----------------------------------------------------------------------------
@@ -221,8 +302,14 @@ class _WorkerProcess:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.requests: BinaryIO = self.process.stdin
         self.replies: BinaryIO = self.process.stdout
+        self.write_lock = threading.Lock()
         _write_frame(self.requests, setup)
         self.outstanding = 0
+
+    def send(self, message: object) -> None:
+        """Write one frame to the worker (from any thread)."""
+        with self.write_lock:
+            _write_frame(self.requests, message)
 
 
 class ContentWorkers:
@@ -238,6 +325,8 @@ class ContentWorkers:
         self.repository = repository
         self.on_outcome = on_outcome
         self.batches: dict[int, _Batch] = {}
+        self.claimed: set[bytes] = set()
+        self.claim_lock = threading.Lock()
         self.condition = threading.Condition()
         self.failure: ResguardoError | None = None
         self.next_number = 0
@@ -280,7 +369,7 @@ class ContentWorkers:
             worker.outstanding += 1
             self.batches[batch.number] = batch
         try:
-            _write_frame(worker.requests, (kind, batch.number, payload))
+            worker.send((kind, batch.number, payload))
         except OSError:
             self._fail(StorageError("a backup worker process ended unexpectedly"))
             raise self.failure or StorageError("a backup worker process ended unexpectedly") from None
@@ -321,15 +410,31 @@ class ContentWorkers:
                     self._fail(StorageError("a backup worker process ended unexpectedly"))
                 return
             kind, number, payload = message
+            if kind == "claim":
+                worker.send(("claimed", 0, self._grant(payload)))
+                continue
             with self.condition:
                 worker.outstanding -= 1
                 batch = self.batches.pop(number, None)
                 self.condition.notify_all()
             if kind == "error":
                 message_text, hint = payload
-                self._fail(StorageError(message_text, hint or None))
+                error = StorageError(message_text, hint or None)
+                if batch is not None:
+                    for future in batch.futures:
+                        if not future.done():
+                            future.set_exception(error)
+                self._fail(error)
                 continue
             self._apply(payload, batch)
+
+    def _grant(self, identifiers: list[bytes]) -> list[bool]:
+        """Decide which new chunk IDs the asking worker stores: those nobody has or has claimed."""
+        index = self.repository.index
+        with self.claim_lock:
+            granted = [blob_id not in index and blob_id not in self.claimed for blob_id in identifiers]
+            self.claimed.update(identifiers)
+        return granted
 
     def _apply(self, outcome: BatchOutcome, batch: _Batch | None) -> None:
         for record in outcome.packs:
@@ -354,7 +459,7 @@ class ContentWorkers:
             with self.condition:
                 worker.outstanding += 1
                 self.batches[batch.number] = batch
-            _write_frame(worker.requests, ("flush", batch.number, None))
+            worker.send(("flush", batch.number, None))
         with self.condition:
             while any(worker.outstanding for worker in self.workers) and self.failure is None:
                 self.condition.wait()

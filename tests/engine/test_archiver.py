@@ -802,7 +802,7 @@ def test_a_really_full_disk_surfaces_as_storage_error(
 
     thread = threading.Thread(target=run, daemon=True)  # a hung backup must fail the test, not stall it
     thread.start()
-    thread.join(timeout=60)
+    thread.join(timeout=30)
     assert outcome, "the backup hung after the disk filled up"
     assert isinstance(outcome[0], StorageError), outcome
     assert "the disk is full" in outcome[0].message

@@ -546,8 +546,9 @@ class _Archiver:
         data = encode_tree(nodes)
         tree_id, added = self.repository.save_blob(BlobType.TREE, data)
         if added:
-            self.counters.tree_blobs += 1
-            self.counters.bytes_added += added
+            with self.counter_lock:  # content workers add to bytes_added from other threads
+                self.counters.tree_blobs += 1
+                self.counters.bytes_added += added
         return tree_id
 
     # -- the whole run ----------------------------------------------------------------------

@@ -302,11 +302,13 @@ def test_summary_counts_new_changed_and_unchanged_files_across_backups(
     assert stored_files(repository, third, source) == files_on_disk(source)
 
 
+@pytest.mark.parametrize("with_cache", [False, True], ids=["parent-only", "with-metadata-cache"])
 def test_unchanged_files_are_not_read_again(
-    repository: Repository, source: Path, monkeypatch: pytest.MonkeyPatch
+    repository: Repository, source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_cache: bool
 ) -> None:
+    cache = str(tmp_path / "cache") if with_cache else None
     spy = ReadSpy(monkeypatch, source)
-    backup(repository, [str(source)], in_process())
+    backup(repository, [str(source)], in_process(cache_dir=cache))
     assert spy.count(source / "a.txt") == 1
     assert spy.count(source / "sub" / "b.bin") == 1
     spy.opened.clear()
@@ -314,12 +316,13 @@ def test_unchanged_files_are_not_read_again(
     spy.failures[str(source / "a.txt")] = PermissionError(errno.EACCES, "must not be read")
     spy.failures[str(source / "sub" / "b.bin")] = PermissionError(errno.EACCES, "must not be read")
     write(source / "sub" / "deeper" / "c.txt", b"changed " * 300)
-    result = backup(repository, [str(source)], in_process())
+    result = backup(repository, [str(source)], in_process(cache_dir=cache))
     assert not result.partial
     assert spy.count(source / "a.txt") == 0
     assert spy.count(source / "sub" / "b.bin") == 0
     assert spy.count(source / "sub" / "deeper" / "c.txt") == 1  # the spy does see the reads
-    assert result.snapshot.summary["files_unchanged"] == 3
+    assert result.snapshot.summary["files_unchanged"] == 3  # regular files only, with or without the cache
+    assert result.snapshot.summary["total_files_processed"] == 5  # and the symlink
     assert stored_files(repository, result.snapshot, source) == files_on_disk(source)
 
 

@@ -424,16 +424,18 @@ class _Archiver:
         cached = self.cache.get(path)
         entries: list[Node | _PendingFile] = []
         if cached is not None and cached.fingerprint == fingerprint and cached.tree_id in self.repository.index:
-            unchanged_files = unchanged_bytes = 0
+            unchanged_files = other_entries = unchanged_bytes = 0
             for child_name, child_path, child_status in listing:
                 if stat.S_ISDIR(child_status.st_mode):
                     entries.append(self.directory(child_name, child_path, child_status, None))
-                else:
+                elif stat.S_ISREG(child_status.st_mode):  # counted as without the cache: regular files
                     unchanged_files += 1
-                    unchanged_bytes += child_status.st_size if stat.S_ISREG(child_status.st_mode) else 0
+                    unchanged_bytes += child_status.st_size
+                else:
+                    other_entries += 1
             with self.counter_lock:
                 self.counters.files_unchanged += unchanged_files
-                self.counters.files_processed += unchanged_files
+                self.counters.files_processed += unchanged_files + other_entries
                 self.counters.bytes_processed += unchanged_bytes
             self.finished.append(_PendingDirectory(node, path, entries, fingerprint, cached))
         else:

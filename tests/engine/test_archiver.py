@@ -694,6 +694,23 @@ def test_a_file_that_changes_while_read_gives_a_warning(
     assert stored["small.cfg"] == b"y" * 600
 
 
+def test_a_large_file_replaced_between_walk_and_read_gives_a_warning(
+    repository: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "live"
+    large = write(root / "big.log", random_bytes(300_000, 6))
+    replacement = random_bytes(310_000, 7)
+    spy = ReadSpy(monkeypatch, root)
+    spy.before_read[str(large)] = lambda: large.write_bytes(replacement)
+    events = Events()
+    result = backup(repository, [str(root)], in_process(), reporter=events)
+    assert [
+        warning.path for warning in events.warnings() if "changed while it was read" in warning.message
+    ] == [str(large)]
+    node = node_at(repository, result.snapshot, large)
+    assert node is not None and content_of(repository, node) == replacement
+
+
 def test_a_small_file_that_grows_past_one_chunk_is_read_again_in_chunks(
     repository: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -285,18 +285,24 @@ class _Archiver:
         if status.st_size <= self.small_file_limit:
             pending.futures.append(self._submit(self._store_small_file, path, status))
         else:
-            pending.futures.append(self.reader.submit(self._store_large_file, path))
+            pending.futures.append(self.reader.submit(self._store_large_file, path, status))
         return pending
 
-    def _store_large_file(self, path: bytes) -> list[tuple[bytes, int]]:
-        """Chunk a large file (on the reader thread) and wait for its chunks to be stored."""
+    def _store_large_file(self, path: bytes, expected: os.stat_result) -> list[tuple[bytes, int]]:
+        """Chunk a large file (on the reader thread) and wait for its chunks to be stored.
+
+        ``expected`` is the file's status when it was walked: a change since then is warned about too.
+        """
         futures = []
         with open(path, "rb", buffering=0) as stream:
             before = os.fstat(stream.fileno())
             for chunk in self.chunker.split(stream):
                 futures.append(self._submit(self._store_chunk, chunk))
             after = os.fstat(stream.fileno())
-        if after.st_mtime_ns != before.st_mtime_ns or after.st_size != before.st_size:
+        if any(
+            status.st_mtime_ns != expected.st_mtime_ns or status.st_size != expected.st_size
+            for status in (before, after)
+        ):
             self.warn(path, "file changed while it was read; the stored copy may be inconsistent")
         return [stored for future in futures for stored in future.result()]
 

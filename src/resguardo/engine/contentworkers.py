@@ -293,15 +293,20 @@ class _WorkerProcess:
         environment["PYTHONPATH"] = os.pathsep.join(
             part for part in (package_root, environment.get("PYTHONPATH", "")) if part
         )
-        self.process = subprocess.Popen(  # noqa: S603 - runs this same interpreter on our own module
-            [sys.executable, "-m", "resguardo.engine.contentworkers"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=environment,
-        )
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.requests: BinaryIO = self.process.stdin
-        self.replies: BinaryIO = self.process.stdout
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - runs this same interpreter on our own module
+                [sys.executable, "-m", "resguardo.engine.contentworkers", str(request_read), str(reply_write)],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(request_read, reply_write),
+                env=environment,
+            )
+        finally:
+            os.close(request_read)
+            os.close(reply_write)
+        self.requests: BinaryIO = os.fdopen(request_write, "wb")
+        self.replies: BinaryIO = os.fdopen(reply_read, "rb")
         self.write_lock = threading.Lock()
         _write_frame(self.requests, setup)
         self.outstanding = 0
@@ -490,4 +495,6 @@ if __name__ == "__main__":
     # Import the module under its real name so that what the worker pickles unpickles in the parent.
     from resguardo.engine import contentworkers
 
-    contentworkers.worker_main(sys.stdin.buffer, sys.stdout.buffer)
+    request_descriptor, reply_descriptor = (int(argument) for argument in sys.argv[1:3])
+    with os.fdopen(request_descriptor, "rb") as requests, os.fdopen(reply_descriptor, "wb") as replies:
+        contentworkers.worker_main(requests, replies)

@@ -1,0 +1,161 @@
+"""The Typer application: global options, the commands, and how errors become messages and exit codes.
+
+Every :class:`~resguardo.core.errors.ResguardoError` a command raises is printed as one ``error:``
+line (and a ``hint:`` line), or as a JSON ``error`` object with ``--json``, and ends the run with
+the error's exit code. An interruption (Ctrl-C) exits with 130. Any other exception is a bug: it is
+printed as one line asking for a report, with its traceback only under ``--verbose`` or
+``RESGUARDO_DEBUG=1``.
+
+Modules that are slow to import (the engine, Rich) are imported inside the commands, so that the
+start-up of every command pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from resguardo import __version__
+from resguardo.cli.output import Output
+from resguardo.cli.session import REPOSITORY_ENV, Settings
+from resguardo.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, ResguardoError
+
+DEBUG_ENV = "RESGUARDO_DEBUG"
+EXIT_BROKEN_PIPE = 141
+"""Exit status when the reader of standard output went away (``dump ... | head``), as for SIGPIPE."""
+
+
+def debugging() -> bool:
+    """Return True when ``RESGUARDO_DEBUG`` asks for tracebacks."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def output_of(context: typer.Context) -> Output:
+    """Return the output settings of the run ``context`` belongs to (defaults before they are parsed)."""
+    root = context.find_root()
+    if isinstance(root.obj, Settings):
+        return root.obj.output
+    return Output(json_mode=bool(root.params.get("json_output")))
+
+
+def report_unexpected(output: Output, error: BaseException) -> None:
+    """Print an unexpected exception as one line asking for a report; the traceback only when debugging."""
+    if output.verbose or debugging():
+        traceback.print_exception(error, file=sys.stderr)
+    detail = str(error).splitlines()[0] if str(error) else ""
+    output.error(
+        EXIT_FAILURE,
+        f"unexpected error: {type(error).__name__}" + (f": {detail}" if detail else ""),
+        f"this is a bug: please report it with the output of the same command run with {DEBUG_ENV}=1",
+    )
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+class ResguardoGroup(TyperGroup):
+    """The top-level command group; turns exceptions raised by commands into messages and exit codes."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        """Run the chosen command; on error print it and exit with its code.
+
+        Raises:
+            typer.Exit: with the exit code of the error that ended the command.
+        """
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except ResguardoError as error:
+            output_of(ctx).error(error.exit_code, error.message, error.hint)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            output_of(ctx).error(EXIT_INTERRUPTED, "interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        except Exception as error:
+            report_unexpected(output_of(ctx), error)
+            raise typer.Exit(EXIT_FAILURE) from None
+
+
+app = typer.Typer(
+    cls=ResguardoGroup,
+    name="resguardo",
+    help="Deduplicating, compressed, encrypted backups. 'COMMAND --help' lists a command's options.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"resguardo {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    *,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo", "-r", envvar=REPOSITORY_ENV, help="Repository location (a directory).", show_envvar=True
+        ),
+    ] = None,
+    password_file: Annotated[
+        str | None,
+        typer.Option(
+            "--password-file",
+            envvar="RESGUARDO_PASSWORD_FILE",
+            help="File holding the passphrase (else RESGUARDO_PASSWORD, else a prompt on a terminal).",
+            show_envvar=True,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print machine-readable JSON on standard output.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summaries.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More detail; tracebacks of unexpected errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Deduplicating, compressed, encrypted backups."""
+    del version
+    ctx.obj = Settings(repo, password_file, Output(json_mode=json_output, quiet=quiet, verbose=verbose))
+
+
+def _register_commands() -> None:
+    from resguardo.cli import (
+        commands_backup,
+        commands_browse,
+        commands_check,
+        commands_repository,
+        commands_restore,
+    )
+
+    for module in (commands_repository, commands_backup, commands_restore, commands_check, commands_browse):
+        module.register(app)
+
+
+_register_commands()

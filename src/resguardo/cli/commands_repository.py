@@ -1,0 +1,208 @@
+"""Commands that manage the repository itself: ``init``, ``key list|add|remove|passwd``, ``unlock``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from resguardo.cli.output import Output, format_table
+from resguardo.cli.session import opened_repository, opened_repository_and_passphrase, settings_of, test_kdf
+
+if TYPE_CHECKING:
+    from resguardo.engine.locks import LockInfo
+
+MIB = 1024 * 1024
+
+key_app = typer.Typer(
+    help="Manage the passphrases (key slots) that open the repository.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def init(
+    ctx: typer.Context,
+    compression_level: Annotated[
+        int, typer.Option("--compression-level", min=0, max=19, help="zstd level, 0 (off) to 19.")
+    ] = 3,
+    pack_size: Annotated[
+        int, typer.Option("--pack-size", min=1, max=1024, help="Target size of pack files, in MiB.")
+    ] = 16,
+) -> None:
+    """Create a new encrypted repository at --repo.
+
+    Raises:
+        RepositoryExists: something is already at the location.
+        UsageError: no passphrase is available.
+        StorageError: the repository could not be written.
+    """
+    from resguardo.cli.passphrases import current_passphrase
+    from resguardo.cli.session import open_storage
+    from resguardo.core.errors import RepositoryExists
+    from resguardo.engine.repository import CONFIG_NAME, Repository, list_key_slots
+
+    settings = settings_of(ctx)
+    storage = open_storage(settings)
+    try:
+        if storage.exists(CONFIG_NAME):
+            raise RepositoryExists(f"a repository already exists at {storage.location}")
+        passphrase = current_passphrase(settings.password_file, confirm=True)
+        repository = Repository.create(
+            storage,
+            passphrase,
+            compression_level=compression_level,
+            pack_size=pack_size * MIB,
+            kdf=test_kdf(),
+        )
+        key_ids = [slot.id for slot in list_key_slots(storage)]
+    finally:
+        storage.close()
+    output = settings.output
+    if output.json_mode:
+        output.json_document(
+            {
+                "repository_id": repository.config.id,
+                "location": storage.location,
+                "key_id": key_ids[0] if key_ids else None,
+                "compression_level": compression_level,
+                "pack_size": pack_size * MIB,
+            }
+        )
+        return
+    output.summary(f"created repository {repository.config.id[:8]} at {storage.location}")
+    output.summary("keep the passphrase safe: without it the data in the repository cannot be read back")
+
+
+def key_list(ctx: typer.Context) -> None:
+    """List the key slots of the repository (never their secrets)."""
+    from resguardo.engine.repository import list_key_slots
+
+    settings = settings_of(ctx)
+    with opened_repository(settings) as repository:
+        slots = [slot.describe() for slot in list_key_slots(repository.storage)]
+    output = settings.output
+    if output.json_mode:
+        output.json_document(slots)
+        return
+    rows = [
+        [
+            slot["id"][:8],
+            slot["created"][:19].replace("T", " "),
+            slot["hostname"],
+            slot["username"],
+            slot["kdf"],
+        ]
+        for slot in slots
+    ]
+    output.result(format_table(["ID", "Created", "Host", "User", "KDF"], rows))
+
+
+def key_add(
+    ctx: typer.Context,
+    new_password_file: Annotated[
+        str | None,
+        typer.Option("--new-password-file", help="File holding the new passphrase (else asked twice)."),
+    ] = None,
+) -> None:
+    """Add a key slot: another passphrase that opens the same repository."""
+    from resguardo.cli.passphrases import new_passphrase
+
+    settings = settings_of(ctx)
+    with opened_repository(settings) as repository:
+        identifier = repository.add_key(new_passphrase(new_password_file), test_kdf())
+    _report_key(settings.output, "added", identifier)
+
+
+def key_remove(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's ID, or a unique prefix of it.")],
+) -> None:
+    """Remove a key slot (never the last one, nor the one opened with the passphrase in use)."""
+    from resguardo.engine.repository import list_key_slots
+
+    settings = settings_of(ctx)
+    prefix = key_id.strip().lower()
+    with opened_repository_and_passphrase(settings) as (repository, passphrase):
+        matches = [slot.id for slot in list_key_slots(repository.storage) if slot.id.startswith(prefix)]
+        repository.remove_key(prefix, current_passphrase=passphrase)
+    _report_key(settings.output, "removed", matches[0])
+
+
+def key_passwd(
+    ctx: typer.Context,
+    new_password_file: Annotated[
+        str | None,
+        typer.Option("--new-password-file", help="File holding the new passphrase (else asked twice)."),
+    ] = None,
+) -> None:
+    """Change the passphrase in use: its key slot is replaced by one for the new passphrase."""
+    from resguardo.cli.passphrases import new_passphrase
+
+    settings = settings_of(ctx)
+    with opened_repository_and_passphrase(settings) as (repository, passphrase):
+        identifier = repository.change_passphrase(passphrase, new_passphrase(new_password_file))
+    _report_key(settings.output, "changed", identifier)
+
+
+def _report_key(output: Output, action: str, identifier: str) -> None:
+    """Print what a key command did to which key slot."""
+    if output.json_mode:
+        output.json_document({"action": action, "key_id": identifier})
+    else:
+        output.summary(f"key {identifier[:8]} {action}")
+
+
+def unlock(
+    ctx: typer.Context,
+    remove_all: Annotated[
+        bool,
+        typer.Option(
+            "--remove-all",
+            help="Remove every lock, live ones too (only when no process uses the repository).",
+        ),
+    ] = False,
+) -> None:
+    """Remove stale locks: those of processes that are gone, or that were not refreshed for 30 minutes."""
+    from resguardo.engine.locks import list_locks, remove_stale_locks
+
+    settings = settings_of(ctx)
+    with opened_repository(settings) as repository:
+        removed = remove_stale_locks(repository, remove_all=remove_all)
+        remaining = list_locks(repository)
+    output = settings.output
+    if output.json_mode:
+        output.json_document(
+            {
+                "removed": [_lock_json(lock) for lock in removed],
+                "remaining": [_lock_json(lock) for lock in remaining],
+            }
+        )
+        return
+    for lock in removed:
+        output.summary(f"removed {lock.describe()}")
+    output.summary(f"{len(removed)} lock(s) removed" if removed else "no stale lock to remove")
+    for lock in remaining:
+        output.result(f"still held: {lock.describe()}")
+
+
+def _lock_json(lock: LockInfo) -> dict[str, object]:
+    return {
+        "id": lock.id,
+        "hostname": lock.hostname,
+        "pid": lock.pid,
+        "username": lock.username,
+        "exclusive": lock.exclusive,
+        "time": lock.time.isoformat(),
+    }
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.command()(init)
+    app.command()(unlock)
+    key_app.command("list")(key_list)
+    key_app.command("add")(key_add)
+    key_app.command("remove")(key_remove)
+    key_app.command("passwd")(key_passwd)
+    app.add_typer(key_app, name="key")

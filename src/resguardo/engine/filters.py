@@ -60,7 +60,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         raise ConfigurationError("an empty pattern was given", "remove it, or write the path to match")
     cleaned = cleaned.rstrip("/") or "/"
     if cleaned.startswith("/"):
-        expression = "^" + _translate(cleaned) + "(?:/.*)?$"
+        expression = "^" + _translate(cleaned.rstrip("/")) + "(?:/.*)?$"
     else:
         expression = "^(?:.*/)?" + _translate(cleaned) + "(?:/.*)?$"
     try:
@@ -104,15 +104,31 @@ class PathFilter:
         return any(expression.match(path) for expression in self._compiled)
 
     def may_match_below(self, directory: str) -> bool:
-        """Return True when some path below ``directory`` could match (used for restore includes)."""
-        prefix = directory.rstrip("/") + "/"
-        for pattern in self.patterns:
-            cleaned = pattern.strip().rstrip("/")
-            if not cleaned.startswith("/") or "**" in cleaned:
-                return True
-            components = cleaned.split("/")
-            wanted = prefix.split("/")[:-1]
-            head = "/".join(components[: len(wanted)])
-            if len(components) > len(wanted) - 1 and compile_pattern(head or "/").match(directory or "/"):
-                return True
-        return False
+        """Return True when some path below ``directory`` could match (used for restore includes).
+
+        Exact for anchored patterns, component by component up to the first ``**``; an unanchored
+        pattern can match at any depth, so it may always match below.
+        """
+        names = [name for name in directory.split("/") if name]
+        return any(_may_match_below(pattern, names) for pattern in self.patterns)
+
+
+def _may_match_below(pattern: str, names: list[str]) -> bool:
+    """Return True when an entry below the directory whose path components are ``names`` could match."""
+    cleaned = pattern.strip().rstrip("/")
+    if not cleaned.startswith("/"):
+        return True
+    components = [part for part in cleaned.split("/") if part]
+    for depth, name in enumerate(names):
+        if depth >= len(components):
+            return True  # the directory itself matches, and so does everything below it
+        component = components[depth]
+        if "**" in component:
+            return True
+        try:
+            expression = _translate(component)
+        except ConfigurationError:
+            return True  # a character class holding "/": the component split cut it; stay safe
+        if not re.fullmatch(expression, name, re.DOTALL):
+            return False
+    return True

@@ -21,7 +21,9 @@ from resguardo.engine.repository import LOCKS_PREFIX, Repository
 from tests.cli.conftest import PASSPHRASE, Repo, invoke
 
 
-def test_init_creates_a_repository_that_opens_with_the_passphrase(tmp_path: Path, password_file: Path) -> None:
+def test_init_creates_a_repository_that_opens_with_the_passphrase(
+    tmp_path: Path, password_file: Path
+) -> None:
     location = tmp_path / "new"
     outcome = invoke(["--repo", str(location), "--password-file", str(password_file), "init"])
     assert outcome.exit_code == 0, outcome.stderr
@@ -69,9 +71,7 @@ def test_the_passphrase_may_come_from_the_environment(
     assert invoke(["snapshots"]).exit_code == EXIT_WRONG_PASSPHRASE
 
 
-def test_the_password_file_may_come_from_the_environment(
-    repo: Repo, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_password_file_may_come_from_the_environment(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESGUARDO_PASSWORD_FILE", str(repo.password_file))
     outcome = invoke(["--repo", str(repo.path), "snapshots"])
     assert outcome.exit_code == 0, outcome.stderr

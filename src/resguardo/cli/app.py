@@ -116,13 +116,19 @@ def global_options(
     repo: Annotated[
         str | None,
         typer.Option(
-            "--repo", "-r", envvar=REPOSITORY_ENV, help="Repository location (a directory).", show_envvar=True
+            "--repo",
+            "-r",
+            metavar="PATH",
+            envvar=REPOSITORY_ENV,
+            help="Repository location (a directory).",
+            show_envvar=True,
         ),
     ] = None,
     password_file: Annotated[
         str | None,
         typer.Option(
             "--password-file",
+            metavar="FILE",
             envvar="RESGUARDO_PASSWORD_FILE",
             help="File holding the passphrase (else RESGUARDO_PASSWORD, else a prompt on a terminal).",
             show_envvar=True,

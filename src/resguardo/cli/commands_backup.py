@@ -76,8 +76,12 @@ def backup(
         bool,
         typer.Option("--exclude-caches", help="Leave out the contents of folders tagged with CACHEDIR.TAG."),
     ] = False,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Label the snapshot (repeatable).")] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Host name recorded in the snapshot.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", metavar="TAG", help="Label the snapshot (repeatable).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", metavar="NAME", help="Host name recorded in the snapshot.")
+    ] = None,
     parent: Annotated[
         str | None,
         typer.Option("--parent", metavar="ID", help="Compare with this snapshot instead of the latest."),
@@ -168,6 +172,12 @@ def _print_summary(output: Output, result: BackupResult) -> None:
         f"{format_size(summary.get('total_bytes_processed', 0))} "
         f"in {format_duration(float(summary.get('duration_seconds', 0)))}"
     )
+    if output.verbose:
+        parent = result.snapshot.parent
+        output.summary(
+            f"Parent:       {parent[:8] if parent else 'none (every file was read)'}\n"
+            f"Blobs added:  {summary.get('data_blobs', 0)} data, {summary.get('tree_blobs', 0)} trees"
+        )
     if result.unreadable:
         lines = [f"  {path}: {message}" for path, message in result.unreadable]
         output.result(f"Unreadable files ({len(lines)}), not in the snapshot:\n" + "\n".join(lines))

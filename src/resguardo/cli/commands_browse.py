@@ -45,10 +45,12 @@ def _select(snapshots: list[Snapshot], host: str | None, tags: list[str], paths:
 
 def snapshots(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option("--host", help="Only snapshots of this host.")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", metavar="NAME", help="Only snapshots of this host.")
+    ] = None,
     tag: Annotated[
         list[str] | None,
-        typer.Option("--tag", help="Only snapshots with this tag (repeatable: all of them)."),
+        typer.Option("--tag", metavar="TAG", help="Only snapshots with this tag (repeatable: all of them)."),
     ] = None,
     path: Annotated[
         list[str] | None,
@@ -176,7 +178,9 @@ def stats(
     mode: Annotated[
         str,
         typer.Option(
-            "--mode", help="restore-size: what a restore writes; raw-data: what the repository stores."
+            "--mode",
+            metavar="MODE",
+            help="restore-size: what a restore writes; raw-data: what the repository stores.",
         ),
     ] = "restore-size",
 ) -> None:

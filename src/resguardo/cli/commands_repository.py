@@ -24,10 +24,16 @@ key_app = typer.Typer(
 def init(
     ctx: typer.Context,
     compression_level: Annotated[
-        int, typer.Option("--compression-level", min=0, max=19, help="zstd level, 0 (off) to 19.")
+        int,
+        typer.Option(
+            "--compression-level", metavar="LEVEL", min=0, max=19, help="zstd level, 0 (off) to 19."
+        ),
     ] = 3,
     pack_size: Annotated[
-        int, typer.Option("--pack-size", min=1, max=1024, help="Target size of pack files, in MiB.")
+        int,
+        typer.Option(
+            "--pack-size", metavar="MIB", min=1, max=1024, help="Target size of pack files, in MiB."
+        ),
     ] = 16,
 ) -> None:
     """Create a new encrypted repository at --repo.
@@ -102,7 +108,9 @@ def key_add(
     ctx: typer.Context,
     new_password_file: Annotated[
         str | None,
-        typer.Option("--new-password-file", help="File holding the new passphrase (else asked twice)."),
+        typer.Option(
+            "--new-password-file", metavar="FILE", help="File holding the new passphrase (else asked twice)."
+        ),
     ] = None,
 ) -> None:
     """Add a key slot: another passphrase that opens the same repository."""
@@ -133,7 +141,9 @@ def key_passwd(
     ctx: typer.Context,
     new_password_file: Annotated[
         str | None,
-        typer.Option("--new-password-file", help="File holding the new passphrase (else asked twice)."),
+        typer.Option(
+            "--new-password-file", metavar="FILE", help="File holding the new passphrase (else asked twice)."
+        ),
     ] = None,
 ) -> None:
     """Change the passphrase in use: its key slot is replaced by one for the new passphrase."""

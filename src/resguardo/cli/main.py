@@ -40,7 +40,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         result = command.main(args=arguments, prog_name=PROGRAM, standalone_mode=False)
     except typer.TyperException as error:
         exit_code = int(getattr(error, "exit_code", 2))
-        _print_usage_error(error, exit_code, "--json" in arguments)
+        if type(error).__name__ == "NoArgsIsHelpError":
+            sys.stdout.write(error.format_message() + "\n")
+        else:
+            _print_usage_error(error, exit_code, "--json" in arguments)
         return exit_code
     except typer.Abort:
         return EXIT_INTERRUPTED

@@ -118,11 +118,6 @@ class Output:
         if not self.json_mode and not self.quiet:
             self._write(sys.stdout, text)
 
-    def info(self, text: str) -> None:
-        """Print a remark on standard error (e.g. what a command is about to do); only with --verbose."""
-        if self.verbose and not self.json_mode:
-            self._write(sys.stderr, text)
-
     def warning(self, message: str, *, path: str = "", operation: str = "") -> None:
         """Report something that went wrong without stopping the command.
 

@@ -22,6 +22,7 @@ from typer.core import TyperGroup
 
 from resguardo import __version__
 from resguardo.cli.output import Output
+from resguardo.cli.passphrases import PASSWORD_FILE_ENV
 from resguardo.cli.session import REPOSITORY_ENV, Settings
 from resguardo.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, ResguardoError
 
@@ -104,6 +105,7 @@ app = typer.Typer(
 
 
 def _show_version(value: bool) -> None:
+    """Print the version and stop, when ``--version`` was given (an eager option's callback)."""
     if value:
         typer.echo(f"resguardo {__version__}")
         raise typer.Exit(0)
@@ -129,7 +131,7 @@ def global_options(
         typer.Option(
             "--password-file",
             metavar="FILE",
-            envvar="RESGUARDO_PASSWORD_FILE",
+            envvar=PASSWORD_FILE_ENV,
             help="File holding the passphrase (else RESGUARDO_PASSWORD, else a prompt on a terminal).",
             show_envvar=True,
         ),

@@ -100,6 +100,14 @@ def backup(
     """Back up files and folders (or standard input) into a new snapshot.
 
     Exit code 3 means that the snapshot was saved, but some files could not be read.
+
+    \f
+    Raises:
+        UsageError, ConfigurationError: contradictory arguments, or a malformed pattern.
+        SourceError: a given path cannot be backed up at all.
+        RepositoryLocked: another process holds an exclusive lock.
+        BackupIncomplete: the snapshot was saved without the files that could not be read.
+        StorageError: the repository could not be written.
     """
     from resguardo.cli.progress import reporting, shows_bar
     from resguardo.core.errors import BackupIncomplete

@@ -57,7 +57,12 @@ def snapshots(
         typer.Option("--path", metavar="PATH", help="Only snapshots of this path (repeatable: all of them)."),
     ] = None,
 ) -> None:
-    """List the snapshots, oldest first."""
+    """List the snapshots, oldest first.
+
+    \f
+    Raises:
+        RepositoryNotFound, WrongPassphrase: the repository cannot be opened.
+    """
     from resguardo.engine.snapshot import list_snapshots
 
     settings = settings_of(ctx)
@@ -84,6 +89,7 @@ def snapshots(
 
 
 def _mode_string(node: Node) -> str:
+    """Return the ``ls -l`` style permissions of a node, such as ``-rw-r--r--`` or ``drwxr-xr-x``."""
     return stat.filemode(_TYPE_BITS.get(node.type, 0) | node.mode)
 
 
@@ -117,7 +123,13 @@ def ls(
         bool, typer.Option("--long", "-l", help="Permissions, owner, size and time of each entry.")
     ] = False,
 ) -> None:
-    """List the files and folders in a snapshot."""
+    """List the files and folders in a snapshot.
+
+    \f
+    Raises:
+        SnapshotNotFound: no snapshot matches SNAPSHOT, or PATH is not in it.
+        IntegrityError: a tree cannot be read.
+    """
     from resguardo.engine.browse import walk_snapshot
     from resguardo.engine.snapshot import find_snapshot
 
@@ -150,6 +162,11 @@ def diff(
     """Show what changed from SNAPSHOT1 to SNAPSHOT2.
 
     One line per path: + added, - removed, M modified (content, target or type), U metadata only.
+
+    \f
+    Raises:
+        SnapshotNotFound: a snapshot reference matches nothing.
+        IntegrityError: a tree that must be compared cannot be read.
     """
     from resguardo.engine.browse import diff_snapshots
     from resguardo.engine.snapshot import find_snapshot
@@ -184,7 +201,14 @@ def stats(
         ),
     ] = "restore-size",
 ) -> None:
-    """Show the size of snapshots: as restored, or as stored after deduplication and compression."""
+    """Show the size of snapshots: as restored, or as stored after deduplication and compression.
+
+    \f
+    Raises:
+        UsageError: the mode is unknown.
+        SnapshotNotFound: a snapshot reference matches nothing.
+        IntegrityError: a tree cannot be read.
+    """
     from resguardo.core.errors import UsageError
     from resguardo.engine.browse import STATS_MODES, snapshot_stats
     from resguardo.engine.snapshot import find_snapshot, list_snapshots
@@ -235,7 +259,14 @@ def dump(
     ],
     file: Annotated[str, typer.Argument(metavar="FILE", help="The file's absolute path in the snapshot.")],
 ) -> None:
-    """Write one file of a snapshot to standard output, byte for byte."""
+    """Write one file of a snapshot to standard output, byte for byte.
+
+    \f
+    Raises:
+        SnapshotNotFound: no snapshot matches SNAPSHOT, or FILE is not in it.
+        ResguardoError: FILE is a folder, a symbolic link or another kind of entry.
+        IntegrityError, ObjectNotFound: some of its content cannot be read.
+    """
     from resguardo.engine.browse import open_file
     from resguardo.engine.snapshot import find_snapshot
 

@@ -28,7 +28,14 @@ def check(
         ),
     ] = None,
 ) -> None:
-    """Check the repository's structure and, when asked, its data; exit 1 when anything is wrong."""
+    """Check the repository's structure and, when asked, its data; exit 1 when anything is wrong.
+
+    \f
+    Raises:
+        UsageError, ConfigurationError: both options, or a malformed subset.
+        RepositoryLocked: another process holds an exclusive lock.
+        ResguardoError: the check found errors (after they are printed).
+    """
     from resguardo.cli.progress import reporting
     from resguardo.core.errors import ResguardoError, UsageError
     from resguardo.engine.checker import check as run_check

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from resguardo.cli.output import Output, format_table
-from resguardo.cli.session import opened_repository, opened_repository_and_passphrase, settings_of, test_kdf
+from resguardo.cli.session import (
+    opened_repository,
+    opened_repository_and_passphrase,
+    settings_of,
+    testing_kdf,
+)
 
 if TYPE_CHECKING:
     from resguardo.engine.locks import LockInfo
@@ -38,6 +43,7 @@ def init(
 ) -> None:
     """Create a new encrypted repository at --repo.
 
+    \f
     Raises:
         RepositoryExists: something is already at the location.
         UsageError: no passphrase is available.
@@ -59,7 +65,7 @@ def init(
             passphrase,
             compression_level=compression_level,
             pack_size=pack_size * MIB,
-            kdf=test_kdf(),
+            kdf=testing_kdf(),
         )
         key_ids = [slot.id for slot in list_key_slots(storage)]
     finally:
@@ -81,7 +87,12 @@ def init(
 
 
 def key_list(ctx: typer.Context) -> None:
-    """List the key slots of the repository (never their secrets)."""
+    """List the key slots of the repository (never their secrets).
+
+    \f
+    Raises:
+        RepositoryNotFound, WrongPassphrase: the repository cannot be opened.
+    """
     from resguardo.engine.repository import list_key_slots
 
     settings = settings_of(ctx)
@@ -113,12 +124,18 @@ def key_add(
         ),
     ] = None,
 ) -> None:
-    """Add a key slot: another passphrase that opens the same repository."""
+    """Add a key slot: another passphrase that opens the same repository.
+
+    \f
+    Raises:
+        UsageError: no new passphrase is available.
+        StorageError: the key slot could not be written.
+    """
     from resguardo.cli.passphrases import new_passphrase
 
     settings = settings_of(ctx)
     with opened_repository(settings) as repository:
-        identifier = repository.add_key(new_passphrase(new_password_file), test_kdf())
+        identifier = repository.add_key(new_passphrase(new_password_file), testing_kdf())
     _report_key(settings.output, "added", identifier)
 
 
@@ -126,7 +143,12 @@ def key_remove(
     ctx: typer.Context,
     key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's ID, or a unique prefix of it.")],
 ) -> None:
-    """Remove a key slot (never the last one, nor the one opened with the passphrase in use)."""
+    """Remove a key slot (never the last one, nor the one opened with the passphrase in use).
+
+    \f
+    Raises:
+        ResguardoError: no single slot matches ID, it is the last one, or it is the one in use.
+    """
     from resguardo.engine.repository import list_key_slots
 
     settings = settings_of(ctx)
@@ -146,7 +168,13 @@ def key_passwd(
         ),
     ] = None,
 ) -> None:
-    """Change the passphrase in use: its key slot is replaced by one for the new passphrase."""
+    """Change the passphrase in use: its key slot is replaced by one for the new passphrase.
+
+    \f
+    Raises:
+        UsageError: no new passphrase is available.
+        StorageError: the key slots could not be written.
+    """
     from resguardo.cli.passphrases import new_passphrase
 
     settings = settings_of(ctx)
@@ -173,7 +201,12 @@ def unlock(
         ),
     ] = False,
 ) -> None:
-    """Remove stale locks: those of processes that are gone, or that were not refreshed for 30 minutes."""
+    """Remove stale locks: those of processes that are gone, or that were not refreshed for 30 minutes.
+
+    \f
+    Raises:
+        StorageError: a lock could not be removed.
+    """
     from resguardo.engine.locks import list_locks, remove_stale_locks
 
     settings = settings_of(ctx)
@@ -197,6 +230,7 @@ def unlock(
 
 
 def _lock_json(lock: LockInfo) -> dict[str, object]:
+    """Return a lock as a JSON-ready map."""
     return {
         "id": lock.id,
         "hostname": lock.hostname,

@@ -36,6 +36,14 @@ def restore(
     """Restore a snapshot into a folder: /etc/hosts comes back as DIR/etc/hosts.
 
     Entries already in the way are replaced; other files in the folder are left alone.
+
+    \f
+    Raises:
+        ConfigurationError: a pattern is malformed.
+        SnapshotNotFound: no snapshot matches SNAPSHOT.
+        RepositoryLocked: another process holds an exclusive lock.
+        TargetError: the target cannot be created or written, or the disk filled up.
+        ResguardoError: some entries could not be restored, or were damaged (after the summary).
     """
     from resguardo.cli.progress import reporting
     from resguardo.core.errors import ResguardoError

@@ -1,10 +1,11 @@
 """What every command shares: the global options, opening the repository, locking it, the cache folder.
 
 Testing aid: when the environment variable ``RESGUARDO_TEST_KDF`` is ``fast``, the commands that
-create key slots (``init``, ``key add``, ``key passwd``) derive keys with Argon2id at 1 MiB and one
-pass instead of the default 64 MiB and three passes, so that test suites do not spend seconds per
-key. It is deliberately left out of the help and of ``docs/cli.md``: such a key slot is cheap to
-attack, and nothing but a test should ever create one.
+create key slots (``init`` and ``key add``; ``key passwd`` keeps the parameters of the slot it
+replaces) derive keys with Argon2id at 1 MiB and one pass instead of the default 64 MiB and three
+passes, so that test suites do not spend a fraction of a second per key. It is deliberately left
+out of the help and of ``docs/cli.md``: such a key slot is cheap to attack, and nothing but a test
+should ever create one.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def settings_of(context: typer.Context) -> Settings:
     return settings
 
 
-def test_kdf() -> KdfParameters | None:
+def testing_kdf() -> KdfParameters | None:
     """Return cheap key-derivation parameters when ``RESGUARDO_TEST_KDF=fast`` (tests only), else None."""
     if os.environ.get(TEST_KDF_ENV) != "fast":
         return None
@@ -125,10 +126,8 @@ def opened_repository_and_passphrase(settings: Settings) -> Iterator[tuple[Repos
 
 
 @contextmanager
-def shared_lock(
-    repository: Repository, output: Output, *, exclusive: bool = False
-) -> Iterator[RepositoryLock]:
-    """Hold a lock on the repository while the block runs; stale locks found are reported as warnings.
+def shared_lock(repository: Repository, output: Output) -> Iterator[RepositoryLock]:
+    """Hold a shared lock on the repository while the block runs; stale locks found are reported as warnings.
 
     Raises:
         RepositoryLocked: another live process holds a conflicting lock.
@@ -138,5 +137,5 @@ def shared_lock(
     def on_stale(lock: LockInfo) -> None:
         output.warning(f"ignoring a stale {lock.describe()}; 'resguardo unlock' removes it", operation="lock")
 
-    with locked(repository, exclusive=exclusive, on_stale=on_stale) as lock:
+    with locked(repository, on_stale=on_stale) as lock:
         yield lock

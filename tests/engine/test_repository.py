@@ -259,13 +259,24 @@ def test_a_missing_pack_raises_object_not_found(memory_storage: MemoryStorage) -
         repository.load_blob(blob_id)
 
 
-def test_a_damaged_index_file_fails_open(memory_storage: MemoryStorage) -> None:
+def test_a_damaged_index_file_is_named_and_its_packs_stay_readable(memory_storage: MemoryStorage) -> None:
     repository = create(memory_storage)
-    repository.save_blob(BlobType.DATA, b"x")
+    blob_id, _ = repository.save_blob(BlobType.DATA, b"x")
     repository.flush()
     (index_name,) = names(memory_storage, INDEX_PREFIX)
     memory_storage.corrupt(index_name, 50)
-    with pytest.raises(IntegrityError):
+    reopened = Repository.open(memory_storage, b"pass")
+    assert reopened.damaged_index_names == [index_name]
+    assert reopened.load_blob(blob_id) == b"x"
+
+
+def test_a_damaged_only_key_slot_is_reported_as_damage_not_as_a_wrong_passphrase(
+    memory_storage: MemoryStorage,
+) -> None:
+    create(memory_storage)
+    (key_name,) = names(memory_storage, "keys/")
+    memory_storage.corrupt(key_name, memory_storage.size(key_name) - 12)  # inside the wrapped secret
+    with pytest.raises(IntegrityError, match="damaged"):
         Repository.open(memory_storage, b"pass")
 
 

@@ -7,6 +7,7 @@ no index lists yet, and the next backup adopts them (:meth:`Repository.adopt_uni
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 from collections.abc import Iterator
@@ -73,6 +74,7 @@ class Repository:
         self._pending: set[bytes] = set()
         self._unindexed: list[PackRecord] = []
         self.index_names: list[str] = []
+        self.damaged_index_names: list[str] = []
 
     # -- creating and opening ---------------------------------------------------------------
 
@@ -129,6 +131,13 @@ class Repository:
             if master_secret is not None:
                 break
         if master_secret is None:
+            damaged = count_damaged_key_slots(storage)
+            if damaged:
+                raise IntegrityError(
+                    f"no key slot opens with this passphrase, and {damaged} key slot(s) of the repository at "
+                    f"{storage.location} are damaged",
+                    "try another passphrase, or restore the keys/ folder from a copy of the repository",
+                )
             raise WrongPassphrase(f"wrong passphrase for the repository at {storage.location}")
         keys = RepositoryKeys(master_secret)
         config = RepositoryConfig.from_bytes(keys.decrypt(storage.load(CONFIG_NAME)))
@@ -141,18 +150,29 @@ class Repository:
     def load_index(self) -> None:
         """Read every index file into memory.
 
-        Raises:
-            IntegrityError: an index file is damaged (run ``repair index`` or ``check``).
+        A damaged index file does not stop the repository from opening: it is skipped and named in
+        :attr:`damaged_index_names`, and the packs that no readable index lists are then indexed from
+        their own headers, so that every intact blob stays readable (``check`` reports the damage, and
+        the next backup writes a new index file for those packs).
         """
         index = Index()
         names = []
+        damaged = []
         for stored in self.storage.list(INDEX_PREFIX):
             name = stored.name
-            for record in decode_index_file(self.keys, name, self.storage.load(name)):
+            try:
+                records = decode_index_file(self.keys, name, self.storage.load(name))
+            except (IntegrityError, ObjectNotFound):
+                damaged.append(name)
+                continue
+            for record in records:
                 index.add_pack(record)
             names.append(name)
         self.index = index
         self.index_names = names
+        self.damaged_index_names = damaged
+        if damaged:
+            self.adopt_unindexed_packs()
 
     def adopt_unindexed_packs(self) -> list[str]:
         """Add to the index every stored pack that no index file lists (left by an interrupted backup).
@@ -168,9 +188,7 @@ class Repository:
             if pack_id is None or self.index.has_pack(pack_id):
                 continue
             try:
-                entries = read_pack_header(
-                    self.keys, lambda offset, length, n=stored.name: self.storage.load(n, offset, length), stored.size
-                )
+                entries = read_pack_header(self.keys, functools.partial(self.storage.load, stored.name), stored.size)
             except (IntegrityError, ObjectNotFound):
                 unreadable.append(stored.name)
                 continue
@@ -400,6 +418,22 @@ class Repository:
                 self.storage.remove(KEYS_PREFIX + slot.id)
                 return identifier
         raise WrongPassphrase("the current passphrase opens no key slot")
+
+
+def count_damaged_key_slots(storage: Storage) -> int:
+    """Return how many key slot files cannot be parsed or do not match their name."""
+    damaged = 0
+    for stored in storage.list(KEYS_PREFIX):
+        name = stored.name.removeprefix(KEYS_PREFIX)
+        try:
+            data = storage.load(stored.name)
+            parse_slot_file(name, data)
+        except (IntegrityError, ObjectNotFound):
+            damaged += 1
+            continue
+        if slot_id(data) != name:
+            damaged += 1
+    return damaged
 
 
 def list_key_slots(storage: Storage) -> Iterator[KeySlot]:

@@ -161,6 +161,7 @@ class _Archiver:
         self.hard_links: dict[tuple[int, int], _PendingFile] = {}
         self.given_paths: dict[bytes, int] = {}
         self.given_ancestors: set[bytes] = set()
+        self.incomplete_directories: set[bytes] = set()
         self.totals: tuple[int, int] | None = None
         self.current = ""
 
@@ -172,6 +173,7 @@ class _Archiver:
 
     def unreadable_file(self, path: bytes, message: str) -> None:
         self.unreadable.append((_display(path), message))
+        self.incomplete_directories.add(os.path.dirname(path))
         self.warn(path, message)
 
     def report_progress(self, force: bool = False) -> None:
@@ -539,7 +541,9 @@ class _Archiver:
         else:
             tree_id = self.save_tree(nodes)
         pending.node.subtree = tree_id
-        self.cache.put(pending.path, CachedDirectory(pending.fingerprint, combined, tree_id))
+        if pending.path not in self.incomplete_directories:
+            # A directory missing an unreadable entry is not cached, so the next backup tries it again.
+            self.cache.put(pending.path, CachedDirectory(pending.fingerprint, combined, tree_id))
 
     def patch_cached_tree(self, tree_id: bytes, subdirectories: list[Node]) -> bytes:
         """Save the cached tree with the subtrees of its subdirectories replaced by the new ones."""
@@ -573,7 +577,10 @@ class _Archiver:
             try:
                 self.given_paths[path] = os.lstat(path).st_dev
             except OSError as error:
-                raise SourceError(f"cannot back up {_display(path)}: {_describe_read_error(error)}") from None
+                raise SourceError(
+                    f"cannot back up {_display(path)}: {_describe_read_error(error)}",
+                    "check the path (it must exist and be readable by this user), or leave it out",
+                ) from None
             below, ancestor = path, os.path.dirname(path)
             while ancestor not in self.given_ancestors and ancestor != below:
                 self.given_ancestors.add(ancestor)

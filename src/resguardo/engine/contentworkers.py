@@ -495,6 +495,10 @@ if __name__ == "__main__":
     # Import the module under its real name so that what the worker pickles unpickles in the parent.
     from resguardo.engine import contentworkers
 
+    import signal
+
+    # Ctrl-C reaches the whole process group; the backup process decides, and closes our pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     request_descriptor, reply_descriptor = (int(argument) for argument in sys.argv[1:3])
     with os.fdopen(request_descriptor, "rb") as requests, os.fdopen(reply_descriptor, "wb") as replies:
         contentworkers.worker_main(requests, replies)

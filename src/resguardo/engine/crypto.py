@@ -46,11 +46,13 @@ def plain_id(data: bytes | memoryview) -> bytes:
 class KdfParameters:
     """Argon2id parameters used to turn a passphrase into a key-wrapping key.
 
-    The defaults are RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes).
+    The defaults (32 MiB, 4 passes, 4 lanes; about a third of a second here) are above every
+    current OWASP recommendation for Argon2id, while keeping the memory a command needs to open a
+    repository below that of comparable tools. Each key slot stores its own parameters.
     """
 
-    memory_kib: int = 64 * 1024
-    iterations: int = 3
+    memory_kib: int = 32 * 1024
+    iterations: int = 4
     lanes: int = 4
 
     def derive(self, passphrase: bytes, salt: bytes) -> bytes:

@@ -14,9 +14,7 @@ def open_storage(location: str) -> Storage:
         ConfigurationError: the location is empty or names a scheme this version does not support.
     """
     if not location:
-        raise ConfigurationError(
-            "no repository given", "pass --repo PATH or set RESGUARDO_REPOSITORY"
-        )
+        raise ConfigurationError("no repository given", "pass --repo PATH or set RESGUARDO_REPOSITORY")
     if location.startswith("local:"):
         return LocalStorage(location.removeprefix("local:"))
     scheme, separator, _rest = location.partition("://")

@@ -24,8 +24,14 @@ from typing import BinaryIO
 from resguardo import __version__
 from resguardo.core.errors import ConfigurationError, IntegrityError, SnapshotNotFound, SourceError
 from resguardo.engine.chunker import Chunker
-from resguardo.engine.dircache import CachedDirectory, DirectoryCache, cache_file_path, combine, fingerprint_entries
 from resguardo.engine.contentworkers import BatchOutcome, ContentWorkers, UnreadableFile, storage_is_shareable
+from resguardo.engine.dircache import (
+    CachedDirectory,
+    DirectoryCache,
+    cache_file_path,
+    combine,
+    fingerprint_entries,
+)
 from resguardo.engine.events import ItemWarning, Progress, ProgressThrottle, Reporter, ignore_events
 from resguardo.engine.filters import PathFilter
 from resguardo.engine.pack import BlobType
@@ -139,7 +145,11 @@ class _Archiver:
     """One backup run; not reusable."""
 
     def __init__(
-        self, repository: Repository, options: BackupOptions, reporter: Reporter, cache: DirectoryCache | None = None
+        self,
+        repository: Repository,
+        options: BackupOptions,
+        reporter: Reporter,
+        cache: DirectoryCache | None = None,
     ) -> None:
         self.repository = repository
         self.cache = cache or DirectoryCache(None)
@@ -156,7 +166,9 @@ class _Archiver:
         self.job_slots = threading.BoundedSemaphore(MAX_JOBS_IN_FLIGHT)
         self.executor = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="backup")
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-reader")
-        self.use_processes = options.processes and options.workers > 1 and storage_is_shareable(repository.storage)
+        self.use_processes = (
+            options.processes and options.workers > 1 and storage_is_shareable(repository.storage)
+        )
         self.content_workers: ContentWorkers | None = None
         self.hard_links: dict[tuple[int, int], _PendingFile] = {}
         self.given_paths: dict[bytes, int] = {}
@@ -281,7 +293,9 @@ class _Archiver:
             return pending
         if self.use_processes:
             if self.content_workers is None:
-                self.content_workers = ContentWorkers(self.repository, self.options.workers, self._count_outcome)
+                self.content_workers = ContentWorkers(
+                    self.repository, self.options.workers, self._count_outcome
+                )
             pending.futures.append(self.content_workers.submit(path, status.st_size, status.st_mtime_ns))
             return pending
         if status.st_size <= self.small_file_limit:
@@ -308,7 +322,9 @@ class _Archiver:
             self.warn(path, "file changed while it was read; the stored copy may be inconsistent")
         return [stored for future in futures for stored in future.result()]
 
-    def file_entry(self, name: bytes, path: bytes, status: os.stat_result, previous: Node | None) -> Node | _PendingFile:
+    def file_entry(
+        self, name: bytes, path: bytes, status: os.stat_result, previous: Node | None
+    ) -> Node | _PendingFile:
         """Return a finished node for an unchanged file, or a pending one for a file to read."""
         unchanged = (
             previous is not None
@@ -384,7 +400,9 @@ class _Archiver:
             self.unreadable_file(path, _describe_read_error(error))
             return None
 
-    def list_directory(self, path: bytes, status: os.stat_result) -> list[tuple[bytes, bytes, os.stat_result]]:
+    def list_directory(
+        self, path: bytes, status: os.stat_result
+    ) -> list[tuple[bytes, bytes, os.stat_result]]:
         """Return (name, path, lstat result) of the entries to back up in a directory, by name."""
         try:
             names = sorted(os.listdir(path))
@@ -428,10 +446,16 @@ class _Archiver:
         self.counters.directories += 1
         self.current = _display(path)
         listing = self.list_directory(path, status)
-        fingerprint = fingerprint_entries((child_name, child_status) for child_name, _path, child_status in listing)
+        fingerprint = fingerprint_entries(
+            (child_name, child_status) for child_name, _path, child_status in listing
+        )
         cached = self.cache.get(path)
         entries: list[Node | _PendingFile] = []
-        if cached is not None and cached.fingerprint == fingerprint and cached.tree_id in self.repository.index:
+        if (
+            cached is not None
+            and cached.fingerprint == fingerprint
+            and cached.tree_id in self.repository.index
+        ):
             unchanged_files = other_entries = unchanged_bytes = 0
             for child_name, child_path, child_status in listing:
                 if stat.S_ISDIR(child_status.st_mode):
@@ -447,12 +471,16 @@ class _Archiver:
                 self.counters.bytes_processed += unchanged_bytes
             self.finished.append(_PendingDirectory(node, path, entries, fingerprint, cached))
         else:
-            previous_subtree = previous.subtree if previous is not None and previous.type == DIRECTORY else None
+            previous_subtree = (
+                previous.subtree if previous is not None and previous.type == DIRECTORY else None
+            )
             if previous_subtree is None and cached is not None:
                 previous_subtree = cached.tree_id
             previous_nodes = self.load_previous_tree(previous_subtree)
             for child_name, child_path, child_status in listing:
-                child = self.entry_from_status(child_name, child_path, child_status, previous_nodes.get(child_name))
+                child = self.entry_from_status(
+                    child_name, child_path, child_status, previous_nodes.get(child_name)
+                )
                 if child is not None:
                     entries.append(child)
             self.finished.append(_PendingDirectory(node, path, entries, fingerprint))
@@ -565,7 +593,9 @@ class _Archiver:
 
     # -- the whole run ----------------------------------------------------------------------
 
-    def run_paths(self, paths: list[bytes], parent: Snapshot | None, given: list[bytes] | None = None) -> bytes:
+    def run_paths(
+        self, paths: list[bytes], parent: Snapshot | None, given: list[bytes] | None = None
+    ) -> bytes:
         """Back up ``paths`` (absolute, none inside another) and return the root tree ID.
 
         ``given`` are all the paths asked for, nested ones included: with one_file_system, the walk
@@ -682,7 +712,9 @@ def _default_hostname(options: BackupOptions) -> str:
     return options.hostname or socket.gethostname()
 
 
-def _select_parent(repository: Repository, options: BackupOptions, paths: list[str], hostname: str) -> Snapshot | None:
+def _select_parent(
+    repository: Repository, options: BackupOptions, paths: list[str], hostname: str
+) -> Snapshot | None:
     if not options.use_parent:
         return None
     if options.parent:
@@ -696,6 +728,7 @@ def _select_parent(repository: Repository, options: BackupOptions, paths: list[s
 def _finish_snapshot(
     repository: Repository,
     archiver: _Archiver,
+    *,
     tree: bytes,
     paths: list[str],
     hostname: str,
@@ -770,17 +803,28 @@ def backup(
         tree = archiver.run_paths(absolute, parent, _absolute_paths(paths))
     finally:
         archiver.close()
-    result = _finish_snapshot(repository, archiver, tree, shown_paths, hostname, parent, started)
+    result = _finish_snapshot(
+        repository, archiver, tree=tree, paths=shown_paths, hostname=hostname, parent=parent, started=started
+    )
     cache.save()
     return result
 
 
-def _cache_path(repository: Repository, options: BackupOptions, paths: list[str], hostname: str) -> str | None:
+def _cache_path(
+    repository: Repository, options: BackupOptions, paths: list[str], hostname: str
+) -> str | None:
     """Return the metadata cache file for this repository and source, or None without a cache."""
     if options.cache_dir is None or not options.use_parent:
         return None
     source_key = "\0".join(
-        [hostname, *sorted(paths), "excludes", *options.excludes, str(options.exclude_caches), str(options.one_file_system)]
+        [
+            hostname,
+            *sorted(paths),
+            "excludes",
+            *options.excludes,
+            str(options.exclude_caches),
+            str(options.one_file_system),
+        ]
     )
     return cache_file_path(options.cache_dir, repository.config.id, source_key)
 
@@ -802,7 +846,9 @@ def backup_stream(
     options = options or BackupOptions()
     encoded = os.fsencode(name)
     if not encoded or b"/" in encoded or encoded in (b".", b"..") or b"\0" in encoded:
-        raise ConfigurationError(f"{name!r} is not a valid file name for --stdin-name", "use a plain name like db.sql")
+        raise ConfigurationError(
+            f"{name!r} is not a valid file name for --stdin-name", "use a plain name like db.sql"
+        )
     hostname = _default_hostname(options)
     started = repository.clock.monotonic()
     repository.adopt_unindexed_packs()
@@ -822,7 +868,7 @@ def backup_stream(
     try:
         try:
             for chunk in archiver.chunker.split(stream):
-                pending.futures.append(archiver._submit(archiver._store_chunk, chunk))  # noqa: SLF001
+                pending.futures.append(archiver._submit(archiver._store_chunk, chunk))
                 archiver.report_progress()
         except OSError as error:
             raise SourceError(f"reading the input stream failed: {error.strerror or error}") from None
@@ -831,4 +877,6 @@ def backup_stream(
         tree = archiver.save_tree([resolved])
     finally:
         archiver.close()
-    return _finish_snapshot(repository, archiver, tree, [name], hostname, parent, started)
+    return _finish_snapshot(
+        repository, archiver, tree=tree, paths=[name], hostname=hostname, parent=parent, started=started
+    )

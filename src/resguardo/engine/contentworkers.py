@@ -93,13 +93,19 @@ class _Worker:
         self.blobs_added = 0
         self.bytes_added = 0
 
-    def store_group(self, group: list[tuple[int, bytes]], results: list[list[tuple[bytes, int]] | str]) -> None:
+    def store_group(
+        self, group: list[tuple[int, bytes]], results: list[list[tuple[bytes, int]] | str]
+    ) -> None:
         """Store the new chunks of a group and append every chunk's (id, length) to its file's result."""
         identifiers = [self.keys.blob_id(data) for _position, data in group]
         unknown = list(dict.fromkeys(blob_id for blob_id in identifiers if blob_id not in self.known))
         mine: set[bytes] = set()
         if unknown:
-            mine = {blob_id for blob_id, granted in zip(unknown, self.channel.claim(unknown), strict=True) if granted}
+            mine = {
+                blob_id
+                for blob_id, granted in zip(unknown, self.channel.claim(unknown), strict=True)
+                if granted
+            }
             self.known.update(unknown)
         for (position, data), blob_id in zip(group, identifiers, strict=True):
             if blob_id in mine:
@@ -269,7 +275,7 @@ def worker_main(requests: BinaryIO, replies: BinaryIO) -> None:
             return
         except ResguardoError as error:
             channel.reply(("error", batch_number, (error.message, error.hint)))
-        except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the backup
+        except Exception as error:
             channel.reply(("error", batch_number, (f"backup worker failed: {error}", "")))
 
 
@@ -297,7 +303,13 @@ class _WorkerProcess:
         reply_read, reply_write = os.pipe()
         try:
             self.process = subprocess.Popen(  # noqa: S603 - runs this same interpreter on our own module
-                [sys.executable, "-m", "resguardo.engine.contentworkers", str(request_read), str(reply_write)],
+                [
+                    sys.executable,
+                    "-m",
+                    "resguardo.engine.contentworkers",
+                    str(request_read),
+                    str(reply_write),
+                ],
                 stdin=subprocess.DEVNULL,
                 pass_fds=(request_read, reply_write),
                 env=environment,
@@ -326,7 +338,9 @@ class ContentWorkers:
         on_outcome: called in a collector thread with each batch outcome (counters, warnings).
     """
 
-    def __init__(self, repository: Repository, workers: int, on_outcome: Callable[[BatchOutcome], None]) -> None:
+    def __init__(
+        self, repository: Repository, workers: int, on_outcome: Callable[[BatchOutcome], None]
+    ) -> None:
         self.repository = repository
         self.on_outcome = on_outcome
         self.batches: dict[int, _Batch] = {}
@@ -404,7 +418,7 @@ class ContentWorkers:
     def _collect(self, worker: _WorkerProcess) -> None:
         try:
             self._collect_replies(worker)
-        except Exception as error:  # noqa: BLE001 - any failure here must fail the backup, not hang it
+        except Exception as error:
             self._fail(StorageError(f"collecting results from a backup worker failed: {error}"))
 
     def _collect_replies(self, worker: _WorkerProcess) -> None:
@@ -493,9 +507,9 @@ class ContentWorkers:
 
 if __name__ == "__main__":
     # Import the module under its real name so that what the worker pickles unpickles in the parent.
-    from resguardo.engine import contentworkers
-
     import signal
+
+    from resguardo.engine import contentworkers  # noqa: PLW0406 - see the comment above
 
     # Ctrl-C reaches the whole process group; the backup process decides, and closes our pipe.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

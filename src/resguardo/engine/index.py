@@ -82,7 +82,9 @@ class Index:
         yield from self._blobs.items()
 
 
-def encode_index_file(keys: RepositoryKeys, packs: Iterable[PackRecord], supersedes: Iterable[str] = ()) -> bytes:
+def encode_index_file(
+    keys: RepositoryKeys, packs: Iterable[PackRecord], supersedes: Iterable[str] = ()
+) -> bytes:
     """Return the encrypted bytes of an index file listing ``packs``."""
     document = {
         "version": INDEX_FORMAT_VERSION,
@@ -111,7 +113,9 @@ def decode_index_file(keys: RepositoryKeys, name: str, data: bytes) -> list[Pack
             pack_id = pack["id"]
             if not isinstance(pack_id, bytes) or len(pack_id) != ID_SIZE:
                 raise IntegrityError(f"index {name} lists a pack with a malformed id")
-            records.append(PackRecord(pack_id, int(pack["size"]), [BlobEntry.from_list(b) for b in pack["blobs"]]))
+            records.append(
+                PackRecord(pack_id, int(pack["size"]), [BlobEntry.from_list(b) for b in pack["blobs"]])
+            )
         return records
     except (KeyError, TypeError, ValueError, zstandard.ZstdError, msgpack.ExtraData) as error:
         raise IntegrityError(f"index {name} is malformed: {error}") from None

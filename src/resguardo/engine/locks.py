@@ -10,6 +10,7 @@ locks and withdraws if it finds one, so two processes can never both believe the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -42,7 +43,8 @@ class LockInfo:
     def describe(self) -> str:
         """Return a one-line description for messages."""
         kind = "exclusive" if self.exclusive else "shared"
-        return f"{kind} lock by PID {self.pid} on {self.hostname} ({self.username}) since {self.time.isoformat()}"
+        since = self.time.isoformat()
+        return f"{kind} lock by PID {self.pid} on {self.hostname} ({self.username}) since {since}"
 
 
 def _process_is_alive(pid: int) -> bool:
@@ -113,7 +115,9 @@ class RepositoryLock:
             "exclusive": self.exclusive,
             "time": self.repository.clock.now().isoformat(),
         }
-        self.repository.storage.save(LOCKS_PREFIX + self.id, self.repository.keys.encrypt(json.dumps(document).encode()))
+        self.repository.storage.save(
+            LOCKS_PREFIX + self.id, self.repository.keys.encrypt(json.dumps(document).encode())
+        )
 
     def acquire(self, on_stale: Callable[[LockInfo], None] | None = None) -> None:
         """Write the lock, then withdraw it if a conflicting live lock exists.
@@ -140,10 +144,8 @@ class RepositoryLock:
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(REFRESH_INTERVAL):
-            try:
+            with contextlib.suppress(Exception):  # a failed refresh is retried at the next interval
                 self._write()
-            except Exception:  # noqa: BLE001 - a failed refresh is retried at the next interval
-                continue
 
     def release(self) -> None:
         """Stop refreshing and remove the lock."""

@@ -61,7 +61,9 @@ class BlobEntry:
         if (
             not isinstance(blob_id, bytes)
             or len(blob_id) != ID_SIZE
-            or not all(isinstance(value, int) for value in (blob_type, offset, length, raw_length, compression))
+            or not all(
+                isinstance(value, int) for value in (blob_type, offset, length, raw_length, compression)
+            )
         ):
             raise IntegrityError("blob entry has fields of the wrong type")
         assert isinstance(blob_type, int) and isinstance(offset, int) and isinstance(length, int)
@@ -137,7 +139,9 @@ def split_trailer(trailer: bytes, pack_size: int) -> int:
     return int(header_length)
 
 
-def read_pack_header(keys: RepositoryKeys, load: Callable[[int, int], bytes], pack_size: int) -> list[BlobEntry]:
+def read_pack_header(
+    keys: RepositoryKeys, load: Callable[[int, int], bytes], pack_size: int
+) -> list[BlobEntry]:
     """Read and parse a pack's header through ``load(offset, length)``, without reading its blobs.
 
     Raises:

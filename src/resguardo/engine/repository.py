@@ -62,7 +62,9 @@ class Repository:
     Blobs may be saved from several threads at once.
     """
 
-    def __init__(self, storage: Storage, keys: RepositoryKeys, config: RepositoryConfig, clock: Clock) -> None:
+    def __init__(
+        self, storage: Storage, keys: RepositoryKeys, config: RepositoryConfig, clock: Clock
+    ) -> None:
         self.storage = storage
         self.keys = keys
         self.config = config
@@ -188,7 +190,9 @@ class Repository:
             if pack_id is None or self.index.has_pack(pack_id):
                 continue
             try:
-                entries = read_pack_header(self.keys, functools.partial(self.storage.load, stored.name), stored.size)
+                entries = read_pack_header(
+                    self.keys, functools.partial(self.storage.load, stored.name), stored.size
+                )
             except (IntegrityError, ObjectNotFound):
                 unreadable.append(stored.name)
                 continue
@@ -205,7 +209,9 @@ class Repository:
         with self._lock:
             return blob_id in self.index or blob_id in self._pending
 
-    def save_blob(self, blob_type: int, data: bytes | memoryview, blob_id: bytes | None = None) -> tuple[bytes, int]:
+    def save_blob(
+        self, blob_type: int, data: bytes | memoryview, blob_id: bytes | None = None
+    ) -> tuple[bytes, int]:
         """Store a blob unless an identical one is stored or pending.
 
         Args:
@@ -305,7 +311,9 @@ class Repository:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is not in the index")
         return location
 
-    def open_blob(self, blob_id: bytes, location: BlobLocation, envelope: bytes, *, verify: bool = True) -> bytes:
+    def open_blob(
+        self, blob_id: bytes, location: BlobLocation, envelope: bytes, *, verify: bool = True
+    ) -> bytes:
         """Decrypt and decompress a blob envelope read from its pack.
 
         Raises:
@@ -343,7 +351,9 @@ class Repository:
             return parse_pack(self.keys, content)
         name = pack_name(pack_id)
         size = self.storage.size(name)
-        return read_pack_header(self.keys, lambda offset, length: self.storage.load(name, offset, length), size)
+        return read_pack_header(
+            self.keys, lambda offset, length: self.storage.load(name, offset, length), size
+        )
 
     # -- snapshots --------------------------------------------------------------------------
 
@@ -399,7 +409,8 @@ class Repository:
             raise ResguardoError("refusing to remove the only key: the repository would be lost")
         if slots[matches[0]].unlock(current_passphrase) is not None:
             raise ResguardoError(
-                "refusing to remove the key you are using", "open the repository with another key to remove it"
+                "refusing to remove the key you are using",
+                "open the repository with another key to remove it",
             )
         self.storage.remove(KEYS_PREFIX + matches[0])
 

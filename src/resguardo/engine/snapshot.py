@@ -62,7 +62,8 @@ class Snapshot:
             "summary": self.summary,
             "unreadable": [os.fsencode(path) for path in self.unreadable],
         }
-        return msgpack.packb(document)
+        data: bytes = msgpack.packb(document)
+        return data
 
     @classmethod
     def from_document(cls, snapshot_id: str, data: bytes) -> Snapshot:
@@ -74,7 +75,9 @@ class Snapshot:
         try:
             document = msgpack.unpackb(data)
             if document["version"] != SNAPSHOT_FORMAT_VERSION:
-                raise IntegrityError(f"snapshot {snapshot_id[:8]} has unsupported version {document['version']}")
+                raise IntegrityError(
+                    f"snapshot {snapshot_id[:8]} has unsupported version {document['version']}"
+                )
             tree = document["tree"]
             if not isinstance(tree, bytes) or len(tree) != 32:
                 raise IntegrityError(f"snapshot {snapshot_id[:8]} has a malformed tree reference")
@@ -176,9 +179,13 @@ def find_snapshot(
         return candidates[-1]
     if not reference or any(character not in "0123456789abcdef" for character in reference.lower()):
         raise SnapshotNotFound(f"{reference!r} is not a snapshot ID", "give 'latest' or a hex ID prefix")
-    matches = [snapshot_id for snapshot_id in repository.snapshot_ids() if snapshot_id.startswith(reference.lower())]
+    matches = [
+        snapshot_id for snapshot_id in repository.snapshot_ids() if snapshot_id.startswith(reference.lower())
+    ]
     if not matches:
         raise SnapshotNotFound(f"no snapshot matches {reference!r}")
     if len(matches) > 1:
-        raise SnapshotNotFound(f"{reference!r} matches {len(matches)} snapshots", "give more digits of the ID")
+        raise SnapshotNotFound(
+            f"{reference!r} matches {len(matches)} snapshots", "give more digits of the ID"
+        )
     return load_snapshot(repository, matches[0])

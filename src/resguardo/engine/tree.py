@@ -8,6 +8,7 @@ therefore the same blob ID, which is how unchanged trees cost nothing to store a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,7 +143,8 @@ def is_safe_name(name: bytes) -> bool:
 
 def encode_tree(nodes: Iterable[Node]) -> bytes:
     """Return the stored bytes of a tree; ``nodes`` must already be sorted by name."""
-    return msgpack.packb({"version": TREE_FORMAT_VERSION, "nodes": [node.to_map() for node in nodes]})
+    data: bytes = msgpack.packb({"version": TREE_FORMAT_VERSION, "nodes": [node.to_map() for node in nodes]})
+    return data
 
 
 def decode_tree(data: bytes) -> list[Node]:
@@ -160,7 +162,7 @@ def decode_tree(data: bytes) -> list[Node]:
     if version != TREE_FORMAT_VERSION or not isinstance(stored_nodes, list):
         raise IntegrityError("tree has an unsupported version or shape")
     nodes = [Node.from_map(stored) for stored in stored_nodes]
-    for previous, current in zip(nodes, nodes[1:], strict=False):
+    for previous, current in itertools.pairwise(nodes):
         if previous.name >= current.name:
             raise IntegrityError(f"tree entries are duplicated or out of order at {current.name!r}")
     return nodes

@@ -42,21 +42,19 @@ def group_name(gid: int) -> str:
         return ""
 
 
+_TYPES_BY_FORMAT = {
+    stat.S_IFREG: FILE,
+    stat.S_IFDIR: DIRECTORY,
+    stat.S_IFLNK: SYMLINK,
+    stat.S_IFIFO: FIFO,
+    stat.S_IFCHR: CHARACTER_DEVICE,
+    stat.S_IFBLK: BLOCK_DEVICE,
+}
+
+
 def node_type(mode: int) -> str:
-    """Return the node type for a ``st_mode``."""
-    if stat.S_ISREG(mode):
-        return FILE
-    if stat.S_ISDIR(mode):
-        return DIRECTORY
-    if stat.S_ISLNK(mode):
-        return SYMLINK
-    if stat.S_ISFIFO(mode):
-        return FIFO
-    if stat.S_ISCHR(mode):
-        return CHARACTER_DEVICE
-    if stat.S_ISBLK(mode):
-        return BLOCK_DEVICE
-    return SOCKET
+    """Return the node type for a ``st_mode`` (sockets and anything unknown are ``socket``)."""
+    return _TYPES_BY_FORMAT.get(stat.S_IFMT(mode), SOCKET)
 
 
 def read_xattrs(path: bytes) -> list[tuple[bytes, bytes]]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 import msgpack
 
@@ -33,8 +33,7 @@ class BlobType(IntEnum):
     TREE = 1
 
 
-@dataclass(frozen=True, slots=True)
-class BlobEntry:
+class BlobEntry(NamedTuple):
     """Where one blob sits in its pack and how to read it back."""
 
     type: int
@@ -46,7 +45,7 @@ class BlobEntry:
 
     def as_list(self) -> list[int | bytes]:
         """Return the entry as stored in pack headers and index files."""
-        return [self.type, self.id, self.offset, self.length, self.raw_length, self.compression]
+        return list(self)
 
     @classmethod
     def from_list(cls, fields: list[int | bytes]) -> BlobEntry:
@@ -55,19 +54,19 @@ class BlobEntry:
         Raises:
             IntegrityError: the fields do not have the expected shape.
         """
-        if len(fields) != HEADER_ENTRY_FIELDS:
+        if type(fields) is not list or len(fields) != HEADER_ENTRY_FIELDS:
             raise IntegrityError("blob entry has the wrong number of fields")
         blob_type, blob_id, offset, length, raw_length, compression = fields
         if (
-            not isinstance(blob_id, bytes)
+            type(blob_id) is not bytes
             or len(blob_id) != ID_SIZE
-            or not all(
-                isinstance(value, int) for value in (blob_type, offset, length, raw_length, compression)
-            )
+            or type(blob_type) is not int
+            or type(offset) is not int
+            or type(length) is not int
+            or type(raw_length) is not int
+            or type(compression) is not int
         ):
             raise IntegrityError("blob entry has fields of the wrong type")
-        assert isinstance(blob_type, int) and isinstance(offset, int) and isinstance(length, int)
-        assert isinstance(raw_length, int) and isinstance(compression, int)
         if offset < 0 or length < 0 or raw_length < 0:
             raise IntegrityError("blob entry has a negative offset or length")
         return cls(blob_type, blob_id, offset, length, raw_length, compression)

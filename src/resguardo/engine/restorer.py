@@ -1,31 +1,35 @@
 """Restore: write a snapshot's files back into a directory, with their metadata.
 
-Three kinds of thread share the work, so that both cores stay busy:
+The work is shared so that every core stays busy:
 
 * a **walker** thread loads the snapshot's trees depth-first, applies includes and excludes, and
-  hands each directory's plan (the entries to restore in it, its hard links) to the calling thread.
-  It also registers every content blob it meets with the reader, so reads can be planned by pack.
-  When it has walked everything the progress totals are known.
-* the **calling** thread creates the directories in depth-first order (lazily: a directory kept only
-  to reach an included path is created when something below it is restored) and hands their
-  entries, in batches, to
-* **worker** threads, which create the files, write their content and set their metadata. AES-GCM,
-  zstd, BLAKE3 and the writes release the interpreter lock. Files larger than :data:`PIECE_BYTES`
-  are written in pieces by several workers at once.
+  hands each directory's plan (the entries to restore in it, its hard links) to the calling thread;
+  when it has walked everything, the progress totals are known.
+* the **calling** thread creates the directories in depth-first order (lazily: a directory kept
+  only to reach an included path is created when something below it is restored) and hands their
+  entries, in batches, to the workers;
+* **workers** create the files, write their content and set their metadata. For a large restore
+  from storage that other processes can open, they are processes of their own
+  (``python -m resguardo.engine.restorer``), so that the per-file work of the interpreter runs on
+  every core instead of queueing for one interpreter lock; otherwise they are threads (AES-GCM,
+  zstd, BLAKE3 and the writes release the lock). Files larger than :data:`PIECE_BYTES` are written
+  in pieces by several workers at once.
 
-Reads are planned by pack: the wanted blobs that lie in one window of a pack form a *run*, read
-with one storage load of the range covering them, and kept in memory until each of its blobs has
-been used as often as the walk counted (a memory cap drops the oldest runs; a dropped run is read
-again if needed). When the writing is done, the calling thread makes the hard links and applies
-every directory's metadata, deepest first, so creating entries does not change a restored time.
+Reads are planned by pack: the wanted blobs in one window of a pack form a *run*, read with one
+storage load of the range covering them and kept until each of its blobs has been used as often as
+counted (a memory cap drops the oldest runs, read again if needed). When the writing is done, the
+calling thread makes the hard links and applies every directory's metadata, deepest first, so that
+creating entries does not change a restored time.
 
 Security: no file-system call follows a path through the target. Every call is relative to a
 directory descriptor opened with ``O_DIRECTORY | O_NOFOLLOW``, starting from the target; files are
 created with ``O_CREAT | O_EXCL | O_NOFOLLOW`` after removing whatever was in the way, and metadata is
 set through the open descriptor or with ``follow_symlinks=False``. A symlink in the target, restored
 or already there, is therefore never followed, and an existing file (or a hard link to a file
-elsewhere) is replaced, never written through. Trees with names that could escape their directory
-are refused by :func:`~resguardo.engine.tree.decode_tree`.
+elsewhere) is replaced, never written through. Worker processes open each directory (and each file
+written in pieces) again from the target down, without following links, and check that it is the
+very one the calling thread created (same device and inode) before writing in it. Trees with names
+that could escape their directory are refused by :func:`~resguardo.engine.tree.decode_tree`.
 
 Damage: a blob that cannot be read leaves a hole of its length in its file, which is named in
 ``damaged`` (and in a warning); every other file is restored. A damaged tree names its directory,
@@ -34,27 +38,40 @@ which is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
+import gc
 import grp
+import io
 import os
+import pickle
 import pwd
 import queue
 import re
+import signal
 import stat
+import struct
+import subprocess
+import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
 
+from resguardo.backends.base import Storage
 from resguardo.core.errors import (
     ConfigurationError,
     IntegrityError,
     ObjectNotFound,
+    ResguardoError,
     StorageError,
     TargetError,
 )
 from resguardo.engine.compression import decompress
+from resguardo.engine.crypto import RepositoryKeys
 from resguardo.engine.events import ItemWarning, Progress, ProgressThrottle, Reporter, ignore_events
 from resguardo.engine.filters import PathFilter
 from resguardo.engine.index import BlobLocation
@@ -78,12 +95,15 @@ BATCH_BYTES = 4 * 1024 * 1024
 """Content bytes handed to a worker at once (a larger file is a batch of its own)."""
 PIECE_BYTES = 32 * 1024 * 1024
 """Files larger than this are written in pieces of about this size, by several workers at once."""
-JOBS_IN_FLIGHT_PER_WORKER = 4
+JOBS_IN_FLIGHT_PER_WORKER = 6
+PROCESSES_FROM_FILES = 2000
+PROCESSES_FROM_BYTES = 256 * 1024 * 1024
+"""Worker processes are started when the snapshot holds at least this many files or bytes."""
 RUN_WINDOW_LOCAL = 4 * 1024 * 1024
 RUN_WINDOW_REMOTE = 16 * 1024 * 1024
 """Wanted blobs of one pack window of this size are read together, with one load."""
-RUN_CACHE_BYTES = 256 * 1024 * 1024
-"""Memory that runs read but not yet used up may take before the oldest are dropped."""
+RUN_CACHE_BYTES = 128 * 1024 * 1024
+"""Memory that runs read but not yet used up may take (per worker process) before the oldest go."""
 TREE_WINDOW = 1024 * 1024
 """Tree blobs are read with this many bytes of their pack on each side, for the trees nearby."""
 TREE_WINDOWS_KEPT = 8
@@ -92,6 +112,14 @@ _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+_HOLE_BLOCK = 4096
+_ZERO_BLOCK = bytes(_HOLE_BLOCK)
+_NOT_ZERO = re.compile(rb"[^\0]")
+_FRAME_HEADER = struct.Struct("<I")
+_DAMAGED_FILE = "restored with holes where its content is damaged: "
+
+Identity = tuple[int, int]
+"""(device, inode) of a directory or file the restore created."""
 
 
 @dataclass(slots=True)
@@ -120,6 +148,9 @@ class RestoreResult:
         return not self.errors and not self.damaged
 
 
+# -- the plan -----------------------------------------------------------------------------------
+
+
 @dataclass(slots=True, eq=False)
 class _Directory:
     """A directory to restore: its node (None for the target itself) and what goes in it."""
@@ -132,6 +163,7 @@ class _Directory:
     entries: list[Node] = field(default_factory=list)
     links: list[tuple[Node, _Directory, bytes]] = field(default_factory=list)
     fd: int = -1
+    identity: Identity = (0, 0)
     created: bool = False
     failed: bool = False
     group_inherited: bool = False
@@ -141,8 +173,13 @@ def _display(path: bytes) -> str:
     return os.fsdecode(path) if path else "/"
 
 
-def _entry_path(directory: _Directory, name: bytes) -> str:
-    return os.fsdecode(directory.path + b"/" + name)
+def _entry_path(directory_path: bytes, name: bytes) -> str:
+    return os.fsdecode(directory_path + b"/" + name)
+
+
+def _identity(fd: int) -> Identity:
+    status = os.fstat(fd)
+    return status.st_dev, status.st_ino
 
 
 def _read_umask() -> int | None:
@@ -214,23 +251,23 @@ class _Run:
 class _BlobReader:
     """Returns the plaintext of content blobs, reading their packs in runs; safe across threads.
 
-    The walker :meth:`register` s each use of a blob before any worker asks for it.
+    Every use of a blob is :meth:`register` ed before it is asked for, so that a run can be read
+    once for all its blobs and forgotten after their last use.
     """
 
-    def __init__(self, repository: Repository, verify: bool) -> None:
-        self.repository = repository
-        self.keys = repository.keys
+    def __init__(self, storage: Storage, keys: RepositoryKeys, verify: bool) -> None:
+        self.storage = storage
+        self.keys = keys
         self.verify = verify
-        self.window = RUN_WINDOW_LOCAL if repository.storage.is_local else RUN_WINDOW_REMOTE
+        self.window = RUN_WINDOW_LOCAL if storage.is_local else RUN_WINDOW_REMOTE
         self.lock = threading.Lock()
         self.runs: dict[tuple[bytes, int], _Run] = {}
         self.places: dict[bytes, tuple[_Run, BlobLocation]] = {}
         self.loaded: OrderedDict[_Run, int] = OrderedDict()
         self.loaded_bytes = 0
 
-    def register(self, content: list[bytes]) -> None:
-        """Count one more use of each blob of a file's content."""
-        lookup = self.repository.index.lookup
+    def register(self, content: Iterable[bytes], lookup: Callable[[bytes], BlobLocation | None]) -> None:
+        """Count one more use of each blob of ``content``; ``lookup`` says where a new one is."""
         places = self.places
         with self.lock:
             for blob_id in content:
@@ -296,7 +333,7 @@ class _BlobReader:
             with self.lock:
                 run.sealed = True
             try:
-                data = self.repository.storage.load(pack_name(run.pack_id), run.start, run.end - run.start)
+                data = self.storage.load(pack_name(run.pack_id), run.start, run.end - run.start)
                 if len(data) != run.end - run.start:
                     raise IntegrityError(f"pack {run.pack_id.hex()[:16]} is shorter than the index says")
             except (IntegrityError, ObjectNotFound) as error:
@@ -347,10 +384,10 @@ def _owner(node: Node) -> tuple[int, int]:
 class _FatalTargetError(Exception):
     """The target cannot take any more writes (disk full, quota, read-only)."""
 
-    def __init__(self, path: str, error: OSError) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason)
         self.path = path
-        self.error = error
+        self.reason = reason
 
 
 def _describe(error: OSError) -> str:
@@ -363,7 +400,7 @@ def _describe(error: OSError) -> str:
 
 def _check_fatal(path: str, error: OSError) -> None:
     if error.errno in _FATAL_ERRNOS:
-        raise _FatalTargetError(path, error) from None
+        raise _FatalTargetError(path, _describe(error)) from None
 
 
 def _remove_entry(dir_fd: int, name: bytes) -> None:
@@ -406,9 +443,16 @@ def _open_directory(dir_fd: int, name: bytes, *, create: bool) -> tuple[int, boo
     return os.open(name, _DIRECTORY_FLAGS, dir_fd=dir_fd), True
 
 
-_HOLE_BLOCK = 4096
-_ZERO_BLOCK = bytes(_HOLE_BLOCK)
-_NOT_ZERO = re.compile(rb"[^\0]")
+def _link(source_fd: int, source: bytes, directory_fd: int, name: bytes) -> None:
+    os.link(source, name, src_dir_fd=source_fd, dst_dir_fd=directory_fd, follow_symlinks=False)
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    written = os.pwrite(fd, data, offset)
+    if written < len(data):
+        view = memoryview(data)
+        while written < len(data):
+            written += os.pwrite(fd, view[written:], offset + written)
 
 
 def _write_sparse(fd: int, data: bytes, offset: int) -> None:
@@ -426,15 +470,40 @@ def _write_sparse(fd: int, data: bytes, offset: int) -> None:
         position = nonzero.start() if nonzero is not None else size
 
 
-def _write_all(fd: int, data: bytes, offset: int) -> None:
-    written = os.pwrite(fd, data, offset)
-    if written < len(data):
-        view = memoryview(data)
-        while written < len(data):
-            written += os.pwrite(fd, view[written:], offset + written)
+# -- jobs and the code that carries them out (in worker threads or worker processes) -------------
 
 
-# -- jobs ---------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Piece:
+    """A range of chunks of a large file that the calling thread created."""
+
+    file_id: int
+    node: Node
+    first: int
+    last: int
+    offset: int
+    length: int
+    identity: Identity
+    fd: int = -1
+
+
+@dataclass(slots=True)
+class _Group:
+    """Entries of one directory: found by ``fd`` (threads) or ``path`` and ``identity`` (processes)."""
+
+    path: bytes
+    identity: Identity
+    group_inherited: bool
+    tasks: list[Node | _Piece] = field(default_factory=list)
+    fd: int = -1
+
+
+@dataclass(slots=True)
+class _Job:
+    """What one worker does at once: entries of one or more directories, and where their blobs are."""
+
+    groups: list[_Group]
+    locations: dict[bytes, BlobLocation] | None = None
 
 
 @dataclass(slots=True)
@@ -448,13 +517,523 @@ class _Outcome:
     warnings: list[tuple[str, str]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)
+    pieces: list[tuple[int, list[str], str]] = field(default_factory=list)
     fatal: _FatalTargetError | None = None
-    crash: BaseException | None = None
+    crash: str = ""
+
+
+class _Writer:
+    """Creates the entries of jobs and writes their content; holds no state but the reader."""
+
+    def __init__(self, reader: _BlobReader, as_root: bool, owner: tuple[int, int], umask: int | None) -> None:
+        self.reader = reader
+        self.as_root = as_root
+        self.owner = owner
+        self.umask = umask
+
+    def run(self, job: _Group, dir_fd: int, outcome: _Outcome) -> None:
+        for task in job.tasks:
+            if isinstance(task, _Piece):
+                self.write_piece(job, dir_fd, task, outcome)
+                continue
+            outcome.done_files += 1
+            try:
+                if task.type == FILE:
+                    outcome.done_bytes += task.size
+                    self.restore_file(dir_fd, job, task, outcome)
+                elif task.type == SYMLINK:
+                    self.restore_symlink(dir_fd, job, task, outcome)
+                else:
+                    self.restore_special(dir_fd, job, task, outcome)
+            except OSError as error:
+                path = _entry_path(job.path, task.name)
+                _check_fatal(path, error)
+                outcome.errors.append((path, f"not restored: {_describe(error)}"))
+
+    def restore_file(self, dir_fd: int, job: _Group, node: Node, outcome: _Outcome) -> None:
+        mode = node.mode
+        umask = self.umask
+        chmod = umask is None or bool(mode & _SPECIAL_BITS) or bool(mode & umask)
+        fd = _create_file(dir_fd, node.name, mode & 0o777)
+        try:
+            damage: list[str] = []
+            end = self.write_content(fd, node, 0, len(node.content), 0, damage) if node.content else 0
+            if end != node.size or node.sparse or damage:
+                os.ftruncate(fd, node.size)
+            if self.as_root:
+                owner = _owner(node)
+                if owner != self.owner or job.group_inherited:
+                    self.chown(fd, owner, _entry_path(job.path, node.name), outcome)
+                    chmod = chmod or bool(mode & (stat.S_ISUID | stat.S_ISGID))
+            if chmod:
+                os.fchmod(fd, mode)
+            if node.xattrs:
+                self.set_xattrs(fd, node, _entry_path(job.path, node.name), outcome)
+            os.utime(fd, ns=(node.mtime_ns, node.mtime_ns))
+        finally:
+            os.close(fd)
+        if damage:
+            _note_damage(_entry_path(job.path, node.name), damage, outcome)
+        else:
+            outcome.files += 1
+            outcome.bytes += node.size
+
+    @staticmethod
+    def chown(fd: int, owner: tuple[int, int], path: str, outcome: _Outcome) -> None:
+        try:
+            os.fchown(fd, *owner)
+        except OSError as error:
+            outcome.warnings.append((path, f"owner not restored: {_describe(error)}"))
+
+    def write_piece(self, job: _Group, dir_fd: int, piece: _Piece, outcome: _Outcome) -> None:
+        """Write one piece of a large file; the calling thread finishes the file after its last piece."""
+        outcome.done_bytes += piece.length
+        damage: list[str] = []
+        error = ""
+        fd = piece.fd
+        path = _entry_path(job.path, piece.node.name)
+        try:
+            if fd < 0:
+                fd = os.open(piece.node.name, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                status = os.fstat(fd)
+                if (status.st_dev, status.st_ino) != piece.identity or status.st_nlink != 1:
+                    error = "it was replaced by something else during the restore"
+                else:
+                    self.write_content(fd, piece.node, piece.first, piece.last, piece.offset, damage)
+            finally:
+                if fd != piece.fd:
+                    os.close(fd)
+        except OSError as failure:
+            _check_fatal(path, failure)
+            error = _describe(failure)
+        outcome.pieces.append((piece.file_id, damage, error))
+
+    def write_content(  # noqa: PLR0917 - a range of chunks and where it starts
+        self, fd: int, node: Node, first: int, last: int, offset: int, damage: list[str]
+    ) -> int:
+        """Write the chunks ``first`` to ``last`` (exclusive) of a file from ``offset``; return the end.
+
+        A chunk that cannot be read leaves a hole of its length and is described in ``damage``;
+        in a sparse file, runs of zero bytes are left as holes.
+        """
+        reader = self.reader
+        write = _write_sparse if node.sparse else _write_all
+        content = node.content
+        for index in range(first, last):
+            blob_id = content[index]
+            try:
+                data = reader.plaintext(blob_id)
+            except (IntegrityError, StorageError) as error:
+                damage.append(f"bytes from {offset}: {error}")
+                length = reader.raw_length(blob_id)
+                if length is None:
+                    length = self.infer_length(node, index, offset)
+                    if length is None:
+                        damage.append(f"the content after byte {offset} cannot be placed")
+                        return offset
+                offset += length
+                continue
+            write(fd, data, offset)
+            offset += len(data)
+        return offset
+
+    def infer_length(self, node: Node, index: int, offset: int) -> int | None:
+        """Return the length of an unindexed chunk when it is the only one of the rest of the file."""
+        rest = [self.reader.raw_length(blob_id) for blob_id in node.content[index + 1 :]]
+        if None in rest:
+            return None
+        length = node.size - offset - sum(length or 0 for length in rest)
+        return length if length >= 0 else None
+
+    def restore_symlink(self, dir_fd: int, job: _Group, node: Node, outcome: _Outcome) -> None:
+        try:
+            os.symlink(node.target, node.name, dir_fd=dir_fd)
+        except FileExistsError:
+            _remove_entry(dir_fd, node.name)
+            os.symlink(node.target, node.name, dir_fd=dir_fd)
+        self.apply_metadata_by_name(dir_fd, job, node, outcome)
+        outcome.files += 1
+
+    def restore_special(self, dir_fd: int, job: _Group, node: Node, outcome: _Outcome) -> None:
+        if node.type == FIFO:
+            kind, device = stat.S_IFIFO, 0
+        elif node.type in (CHARACTER_DEVICE, BLOCK_DEVICE) and self.as_root:
+            kind = stat.S_IFCHR if node.type == CHARACTER_DEVICE else stat.S_IFBLK
+            device = node.rdev
+        else:
+            path = _entry_path(job.path, node.name)
+            outcome.warnings.append((path, "device node not restored: creating one needs root"))
+            return
+        try:
+            os.mknod(node.name, kind | 0o600, device, dir_fd=dir_fd)
+        except FileExistsError:
+            _remove_entry(dir_fd, node.name)
+            os.mknod(node.name, kind | 0o600, device, dir_fd=dir_fd)
+        self.apply_metadata_by_name(dir_fd, job, node, outcome)
+        outcome.files += 1
+
+    def apply_metadata_by_name(self, dir_fd: int, job: _Group, node: Node, outcome: _Outcome) -> None:
+        """Set the metadata of a symlink or special file by name, never following it."""
+        path = _entry_path(job.path, node.name)
+        if self.as_root:
+            try:
+                os.chown(node.name, *_owner(node), dir_fd=dir_fd, follow_symlinks=False)
+            except OSError as error:
+                outcome.warnings.append((path, f"owner not restored: {_describe(error)}"))
+        if node.type != SYMLINK:
+            try:
+                os.chmod(node.name, node.mode, dir_fd=dir_fd, follow_symlinks=False)
+            except (NotImplementedError, ValueError, OSError):
+                outcome.warnings.append((path, "mode not restored: not supported here"))
+        if node.xattrs:
+            self.set_xattrs(b"/proc/self/fd/%d/%s" % (dir_fd, node.name), node, path, outcome)
+        os.utime(node.name, ns=(node.mtime_ns, node.mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
+
+    @staticmethod
+    def set_xattrs(where: int | bytes, node: Node, path: str, outcome: _Outcome) -> None:
+        """Set a node's extended attributes; those the file system refuses become one warning."""
+        refused: list[str] = []
+        reason = ""
+        for name, value in node.xattrs:
+            try:
+                os.setxattr(where, name, value, follow_symlinks=isinstance(where, int))
+            except OSError as error:
+                refused.append(os.fsdecode(name))
+                reason = reason or _describe(error)
+        if refused:
+            outcome.warnings.append(
+                (path, f"extended attributes not restored ({reason}): {', '.join(refused)}")
+            )
+
+
+def _note_damage(path: str, damage: list[str], outcome: _Outcome) -> None:
+    outcome.damaged.append(path)
+    outcome.warnings.append((path, _DAMAGED_FILE + "; ".join(damage)))
+
+
+def _carry_out(writer: _Writer, job: _Job, open_directory: Callable[[_Group], int]) -> _Outcome:
+    """Run one job and return its outcome; failures become part of the outcome."""
+    outcome = _Outcome()
+    try:
+        for group in job.groups:
+            try:
+                dir_fd = open_directory(group)
+            except OSError as error:
+                outcome.done_files += len(group.tasks)
+                for task in group.tasks:
+                    name = task.node.name if isinstance(task, _Piece) else task.name
+                    path = _entry_path(group.path, name)
+                    if isinstance(task, _Piece):
+                        outcome.pieces.append((task.file_id, [], _describe(error)))
+                    else:
+                        outcome.errors.append((path, f"not restored: {_describe(error)}"))
+                continue
+            writer.run(group, dir_fd, outcome)
+    except _FatalTargetError as fatal:
+        outcome.fatal = fatal
+    except Exception as crash:
+        outcome.crash = f"{type(crash).__name__}: {crash}"
+    return outcome
+
+
+# -- worker pools -------------------------------------------------------------------------------
+
+
+_OutcomeQueue = queue.SimpleQueue[_Outcome]
+
+
+class _ThreadWorkers:
+    """Worker threads of this process; jobs carry a descriptor of their directory."""
+
+    def __init__(self, writer: _Writer, count: int, outcomes: _OutcomeQueue) -> None:
+        self.writer = writer
+        self.outcomes = outcomes
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.stopping = False
+        self.threads = [
+            threading.Thread(target=self.work, name=f"restore-{n}", daemon=True) for n in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, job: _Job) -> None:
+        self.jobs.put(job)
+
+    def work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                outcome = _Outcome() if self.stopping else _carry_out(self.writer, job, _group_fd)
+            finally:
+                for group in job.groups:
+                    os.close(group.fd)
+            if outcome.fatal is not None or outcome.crash:
+                self.stopping = True
+            self.outcomes.put(outcome)
+
+    def close(self, *, abandon: bool) -> None:
+        self.stopping = self.stopping or abandon
+        for _thread in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join()
+
+
+def _task_content(task: Node | _Piece) -> list[bytes]:
+    return task.node.content[task.first : task.last] if isinstance(task, _Piece) else task.content
+
+
+def _group_fd(group: _Group) -> int:
+    return group.fd
+
+
+def _node_from_fields(  # noqa: PLR0917 - the inverse of _reduce_node
+    name: bytes,
+    kind: str,
+    mode: int,
+    uid: int,
+    gid: int,
+    user: str,
+    group: str,
+    mtime_ns: int,
+    size: int,
+    content: list[bytes],
+    target: bytes,
+    rdev: int,
+    xattrs: list[tuple[bytes, bytes]],
+    sparse: bool,
+) -> Node:
+    return Node(
+        name=name,
+        type=kind,
+        mode=mode,
+        uid=uid,
+        gid=gid,
+        user=user,
+        group=group,
+        mtime_ns=mtime_ns,
+        size=size,
+        content=content,
+        target=target,
+        rdev=rdev,
+        xattrs=xattrs,
+        sparse=sparse,
+    )
+
+
+def _reduce_node(node: Node) -> tuple[Callable[..., Node], tuple[Any, ...]]:
+    """Pickle only what a worker needs of a node, faster than the dataclass's own way."""
+    return _node_from_fields, (
+        node.name,
+        node.type,
+        node.mode,
+        node.uid,
+        node.gid,
+        node.user,
+        node.group,
+        node.mtime_ns,
+        node.size,
+        node.content,
+        node.target,
+        node.rdev,
+        node.xattrs,
+        node.sparse,
+    )
+
+
+_REDUCERS: dict[type, Callable[[Any], Any]] = {Node: _reduce_node}
+
+
+def _write_frame(stream: BinaryIO, message: object) -> None:
+    buffer = io.BytesIO()
+    buffer.write(_FRAME_HEADER.pack(0))
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _REDUCERS
+    pickler.dump(message)
+    data = buffer.getbuffer()
+    _FRAME_HEADER.pack_into(data, 0, len(data) - _FRAME_HEADER.size)
+    stream.write(data)
+    stream.flush()
+
+
+def _read_frame(stream: BinaryIO) -> Any:
+    """Return the next message, or None at the end of the stream."""
+    header = stream.read(_FRAME_HEADER.size)
+    if len(header) < _FRAME_HEADER.size:
+        return None
+    (length,) = _FRAME_HEADER.unpack(header)
+    data = stream.read(length)
+    if len(data) < length:
+        return None
+    return pickle.loads(data)  # noqa: S301 - frames come only from our own parent or child process
+
+
+class _WorkerProcess:
+    """One child process writing files, the pipes to it, and a thread collecting its outcomes."""
+
+    def __init__(
+        self, setup: tuple[object, ...], target_fd: int, outcomes: queue.SimpleQueue[_Outcome]
+    ) -> None:
+        environment = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])
+        environment["PYTHONPATH"] = os.pathsep.join(
+            part for part in (package_root, environment.get("PYTHONPATH", "")) if part
+        )
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - runs this same interpreter on our own module
+                [
+                    sys.executable,
+                    "-m",
+                    "resguardo.engine.restorer",
+                    str(request_read),
+                    str(reply_write),
+                    str(target_fd),
+                ],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(request_read, reply_write, target_fd),
+                env=environment,
+            )
+        finally:
+            os.close(request_read)
+            os.close(reply_write)
+        self.requests: BinaryIO = os.fdopen(request_write, "wb")
+        self.replies: BinaryIO = os.fdopen(reply_read, "rb")
+        self.outcomes = outcomes
+        self.outstanding = 0
+        _write_frame(self.requests, setup)
+        self.collector = threading.Thread(target=self.collect, name="restore-collector", daemon=True)
+        self.collector.start()
+
+    def collect(self) -> None:
+        while True:
+            try:
+                outcome = _read_frame(self.replies)
+            except (OSError, EOFError, pickle.UnpicklingError):
+                outcome = None
+            if outcome is None:
+                self.outcomes.put(_Outcome(crash="a restore worker process ended unexpectedly"))
+                return
+            self.outstanding -= 1
+            self.outcomes.put(outcome)
+
+    def close(self, *, abandon: bool) -> None:
+        if abandon:
+            self.process.kill()
+        with contextlib.suppress(OSError):
+            self.requests.close()
+        self.process.wait()
+        self.replies.close()
+
+
+class _ProcessWorkers:
+    """Worker processes; jobs carry their directory's path and identity, and their blobs' locations."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        verify: bool,
+        target_fd: int,
+        count: int,
+        outcomes: queue.SimpleQueue[_Outcome],
+    ) -> None:
+        self.lookup = repository.index.lookup
+        umask = _read_umask()
+        setup = (repository.storage, repository.keys.master_secret, verify, umask)
+        self.workers = [_WorkerProcess(setup, target_fd, outcomes) for _ in range(count)]
+
+    def submit(self, job: _Job) -> None:
+        lookup = self.lookup
+        locations: dict[bytes, BlobLocation] = {}
+        for group in job.groups:
+            for task in group.tasks:
+                for blob_id in _task_content(task):
+                    location = lookup(blob_id)
+                    if location is not None:
+                        locations[blob_id] = location
+        job.locations = locations
+        worker = min(self.workers, key=lambda candidate: candidate.outstanding)
+        worker.outstanding += 1
+        try:
+            _write_frame(worker.requests, job)
+        except OSError:
+            raise ResguardoError("a restore worker process ended unexpectedly") from None
+
+    def close(self, *, abandon: bool) -> None:
+        for worker in self.workers:
+            worker.close(abandon=abandon)
+        for worker in self.workers:
+            worker.collector.join()
+
+
+class _DirectoryOpener:
+    """Opens job directories in a worker process, from the target down, reusing the last path's."""
+
+    def __init__(self, target_fd: int) -> None:
+        self.target_fd = target_fd
+        self.stack: list[tuple[bytes, int]] = []
+
+    def open(self, group: _Group) -> int:
+        """Return a descriptor of the group's directory, checked to be the one created.
+
+        Raises:
+            OSError: a directory on the way cannot be opened, or is not the one created.
+        """
+        names = [name for name in group.path.split(b"/") if name]
+        depth = 0
+        while depth < min(len(names), len(self.stack)) and self.stack[depth][0] == names[depth]:
+            depth += 1
+        while len(self.stack) > depth:
+            os.close(self.stack.pop()[1])
+        for name in names[depth:]:
+            parent = self.stack[-1][1] if self.stack else self.target_fd
+            self.stack.append((name, os.open(name, _DIRECTORY_FLAGS, dir_fd=parent)))
+        fd = self.stack[-1][1] if self.stack else self.target_fd
+        if _identity(fd) != group.identity:
+            raise OSError(errno.ESTALE, "the directory was replaced by something else during the restore")
+        return fd
+
+
+def _worker_main(requests: BinaryIO, replies: BinaryIO, target_fd: int) -> None:
+    """Run a worker process: read the set-up frame, then jobs, until the parent closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()  # this process makes no reference cycles worth the collector's time
+    setup = _read_frame(requests)
+    if setup is None:
+        return
+    storage, master_secret, verify, umask = setup
+    reader = _BlobReader(storage, RepositoryKeys(master_secret), verify)
+    writer = _Writer(reader, os.geteuid() == 0, (os.geteuid(), os.getegid()), umask)
+    opener = _DirectoryOpener(target_fd)
+    jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+
+    def read_ahead() -> None:
+        """Read jobs as they come, counting their blobs' uses before any is written."""
+        try:
+            while (job := _read_frame(requests)) is not None:
+                lookup = (job.locations or {}).get
+                for group in job.groups:
+                    for task in group.tasks:
+                        reader.register(_task_content(task), lookup)
+                jobs.put(job)
+        finally:
+            jobs.put(None)
+
+    threading.Thread(target=read_ahead, name="restore-reader", daemon=True).start()
+    while (job := jobs.get()) is not None:
+        _write_frame(replies, _carry_out(writer, job, opener.open))
+
+
+# -- one restore run, in the calling thread ------------------------------------------------------
 
 
 @dataclass(slots=True, eq=False)
 class _SharedFile:
-    """A large file open for writing by several piece jobs; the last one to finish closes it."""
+    """A large file the calling thread created, written in pieces by the workers."""
 
     fd: int
     node: Node
@@ -462,26 +1041,10 @@ class _SharedFile:
     pieces_left: int
     damage: list[str] = field(default_factory=list)
     error: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass(slots=True)
-class _Piece:
-    shared: _SharedFile
-    first: int
-    last: int
-    offset: int
-    length: int
-
-
-@dataclass(slots=True)
-class _Job:
-    directory: _Directory
-    fd: int
-    tasks: list[Node | _Piece]
 
 
 _WalkItem = _Directory | tuple[str, str] | BaseException | None
+_OpenedDirectories = OrderedDict[int, int]
 
 
 class _Restorer:
@@ -493,11 +1056,8 @@ class _Restorer:
         self.reporter = reporter
         self.includes = PathFilter(())
         self.excludes = PathFilter(())
-        self.workers = 2
-        self.reader = _BlobReader(repository, verify=True)
-        self.as_root = os.geteuid() == 0
-        self.owner = (os.geteuid(), os.getegid())
-        self.umask = _read_umask()
+        self.verify = True
+        self.reader: _BlobReader | None = None
         self.result = RestoreResult()
         self.throttle = ProgressThrottle(reporter, clock=repository.clock)
         self.hard_links: dict[tuple[int, int], tuple[_Directory, bytes]] = {}
@@ -507,10 +1067,15 @@ class _Restorer:
         self.failed_paths: set[str] = set()
         self.damaged_paths: set[str] = set()
         self.created: list[_Directory] = []
+        self.shared_files: dict[int, _SharedFile] = {}
         self.walked: queue.SimpleQueue[_WalkItem] = queue.SimpleQueue()
-        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+        self.workers: _ThreadWorkers | _ProcessWorkers | None = None
+        self.worker_count = 2
         self.in_flight = 0
+        self.batch: list[_Group] = []
+        self.batch_files = 0
+        self.batch_bytes = 0
         self.stopping = False
         self.root: _Directory | None = None
 
@@ -541,6 +1106,7 @@ class _Restorer:
         """Walk the trees depth-first, handing each directory's plan to the calling thread."""
         try:
             trees = _TreeReader(self.repository)
+            reader, lookup = self.reader, self.repository.index.lookup
             files_total = bytes_total = 0
             stack: list[tuple[_Directory, bytes]] = [
                 (_Directory(b"", b"", None, None, wanted=not self.includes), self.snapshot.tree)
@@ -563,7 +1129,8 @@ class _Restorer:
                     files_total += 1
                     if node.type == FILE:
                         bytes_total += node.size
-                        self.reader.register(node.content)
+                        if reader is not None:
+                            reader.register(node.content, lookup)
                 files_total += len(directory.links)
                 self.walked.put(directory)
                 stack.extend(reversed(subdirectories))
@@ -598,18 +1165,17 @@ class _Restorer:
 
     # -- the calling thread: directories and jobs -------------------------------------------
 
-    def write(self, target_fd: int) -> None:
+    def write(self, target_fd: int, use_processes: bool) -> None:
         """Create the directories as the walker hands them over, and their entries through workers."""
+        self.start_workers(target_fd, use_processes)
         walker = threading.Thread(target=self.walk, name="restore-walker", daemon=True)
-        threads = [
-            threading.Thread(target=self.work, name=f"restore-{n}", daemon=True) for n in range(self.workers)
-        ]
         walker.start()
-        for thread in threads:
-            thread.start()
         stack: list[_Directory] = []
+        completed = False
         try:
             while True:
+                if self.walked.empty():
+                    self.flush()
                 item = self.walked.get()
                 if item is None:
                     break
@@ -621,18 +1187,38 @@ class _Restorer:
                 self.place(item, stack, target_fd)
                 while self.collect(block=False):
                     pass
+            self.flush()
             while self.in_flight:
                 self.collect(block=True)
+            completed = True
         finally:
             self.stopping = True
-            for _thread in threads:
-                self.jobs.put(None)
-            for thread in [*threads, walker]:
-                thread.join()
-            for directory in stack:
-                if directory.fd >= 0 and directory.parent is not None:
-                    os.close(directory.fd)
-                    directory.fd = -1
+            assert self.workers is not None
+            self.workers.close(abandon=not completed)
+            walker.join()
+            self.release(stack)
+
+    def start_workers(self, target_fd: int, use_processes: bool) -> None:
+        if use_processes:
+            self.workers = _ProcessWorkers(
+                self.repository, self.verify, target_fd, self.worker_count, self.outcomes
+            )
+        else:
+            self.reader = _BlobReader(self.repository.storage, self.repository.keys, self.verify)
+            writer = _Writer(self.reader, os.geteuid() == 0, (os.geteuid(), os.getegid()), _read_umask())
+            self.workers = _ThreadWorkers(writer, self.worker_count, self.outcomes)
+
+    def release(self, stack: list[_Directory]) -> None:
+        """Close the descriptors the writing phase still holds."""
+        for directory in stack:
+            if directory.fd >= 0 and directory.parent is not None:
+                os.close(directory.fd)
+                directory.fd = -1
+        for shared in self.shared_files.values():
+            os.close(shared.fd)
+        for group in self.batch:
+            if group.fd >= 0:
+                os.close(group.fd)
 
     def place(self, directory: _Directory, stack: list[_Directory], target_fd: int) -> None:
         """Take one walked directory: create it when needed and hand its entries to the workers."""
@@ -640,7 +1226,9 @@ class _Restorer:
             self.root = directory
             directory.fd = target_fd
             directory.created = True
-            directory.group_inherited = bool(os.fstat(target_fd).st_mode & stat.S_ISGID)
+            status = os.fstat(target_fd)
+            directory.identity = (status.st_dev, status.st_ino)
+            directory.group_inherited = bool(status.st_mode & stat.S_ISGID)
             stack.append(directory)
         else:
             while stack[-1] is not directory.parent:
@@ -668,6 +1256,7 @@ class _Restorer:
             return False
         try:
             directory.fd, fresh = _open_directory(parent.fd, directory.name, create=True)
+            status = os.fstat(directory.fd)
         except OSError as error:
             path = _display(directory.path)
             _check_fatal(path, error)
@@ -675,59 +1264,85 @@ class _Restorer:
             self.error(path, f"directory not restored: {_describe(error)}")
             return False
         directory.created = True
-        directory.group_inherited = (
-            parent.group_inherited if fresh else bool(os.fstat(directory.fd).st_mode & stat.S_ISGID)
-        )
+        directory.identity = (status.st_dev, status.st_ino)
+        directory.group_inherited = parent.group_inherited if fresh else bool(status.st_mode & stat.S_ISGID)
         self.created.append(directory)
         self.result.directories += 1
         return True
 
     def submit_entries(self, directory: _Directory) -> None:
-        """Hand a directory's entries to the workers in batches (large files in pieces)."""
-        batch: list[Node | _Piece] = []
-        batch_bytes = 0
+        """Add a directory's entries to the batch for the workers (large files go in pieces)."""
+        group: _Group | None = None
         for node in directory.entries:
-            if node.type == FILE and node.size > PIECE_BYTES and len(node.content) > 1:
-                self.submit_pieces(directory, node)
+            large = node.type == FILE and node.size > PIECE_BYTES and len(node.content) > 1
+            if large and self.submit_pieces(directory, node):
                 continue
-            batch.append(node)
-            batch_bytes += node.size
-            if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                self.submit(_Job(directory, directory.fd, batch))
-                batch, batch_bytes = [], 0
-        if batch:
-            self.submit(_Job(directory, directory.fd, batch))
+            if group is None:
+                group = self.new_group(directory)
+                self.batch.append(group)
+            group.tasks.append(node)
+            self.batch_files += 1
+            self.batch_bytes += node.size
+            if self.batch_files >= BATCH_FILES or self.batch_bytes >= BATCH_BYTES:
+                self.flush()
+                group = None
 
-    def submit_pieces(self, directory: _Directory, node: Node) -> None:
-        """Create a large file here and hand its content to several workers in pieces."""
-        lengths = [self.reader.raw_length(blob_id) for blob_id in node.content]
-        if None in lengths:
-            self.submit(_Job(directory, directory.fd, [node]))
-            return
-        path = _entry_path(directory, node.name)
+    def new_group(self, directory: _Directory) -> _Group:
+        group = _Group(directory.path, directory.identity, directory.group_inherited)
+        if isinstance(self.workers, _ThreadWorkers):
+            group.fd = os.dup(directory.fd)
+        return group
+
+    def flush(self) -> None:
+        """Hand the batch to the workers (waiting while they have enough to do)."""
+        if self.batch:
+            self.submit(_Job(self.batch))
+            self.batch, self.batch_files, self.batch_bytes = [], 0, 0
+
+    def submit_pieces(self, directory: _Directory, node: Node) -> bool:
+        """Create a large file here and hand its content to the workers in pieces.
+
+        Returns:
+            False when its chunk lengths are not all known (it is then written by one worker).
+        """
+        lookup = self.repository.index.lookup
+        locations = [lookup(blob_id) for blob_id in node.content]
+        lengths = [location.raw_length for location in locations if location is not None]
+        if len(lengths) != len(locations):
+            return False
+        path = _entry_path(directory.path, node.name)
         try:
             fd = _create_file(directory.fd, node.name, 0o600)
         except OSError as error:
             _check_fatal(path, error)
             self.error(path, f"not restored: {_describe(error)}")
-            return
-        shared = _SharedFile(fd, node, path, 0)
+            return True
+        file_id = len(self.shared_files) + 1
+        shared = self.shared_files[file_id] = _SharedFile(fd, node, path, 0)
+        identity = _identity(fd)
         pieces: list[_Piece] = []
         first = offset = piece_offset = 0
         for index, length in enumerate(lengths):
-            offset += length or 0
+            offset += length
             if offset - piece_offset >= PIECE_BYTES or index == len(lengths) - 1:
-                pieces.append(_Piece(shared, first, index + 1, piece_offset, offset - piece_offset))
+                pieces.append(
+                    _Piece(file_id, node, first, index + 1, piece_offset, offset - piece_offset, identity)
+                )
                 first, piece_offset = index + 1, offset
         shared.pieces_left = len(pieces)
         for piece in pieces:
-            self.submit(_Job(directory, directory.fd, [piece]))
+            if isinstance(self.workers, _ThreadWorkers):
+                piece.fd = fd
+            group = self.new_group(directory)
+            group.tasks.append(piece)
+            self.submit(_Job([group]))
+        return True
 
     def submit(self, job: _Job) -> None:
-        job.fd = os.dup(job.fd)
-        while self.in_flight >= self.workers * JOBS_IN_FLIGHT_PER_WORKER:
+        assert self.workers is not None
+        while self.in_flight >= self.worker_count * JOBS_IN_FLIGHT_PER_WORKER:
             self.collect(block=True)
-        self.jobs.put(job)
+        self.workers.submit(job)
         self.in_flight += 1
 
     def collect(self, block: bool) -> bool:
@@ -737,8 +1352,8 @@ class _Restorer:
         except queue.Empty:
             return False
         self.in_flight -= 1
-        if outcome.crash is not None:
-            raise outcome.crash
+        if outcome.crash:
+            raise ResguardoError(f"restore failed: {outcome.crash}")
         if outcome.fatal is not None:
             raise outcome.fatal
         self.files_done += outcome.done_files
@@ -752,133 +1367,33 @@ class _Restorer:
         for path in outcome.damaged:
             self.damaged_paths.add(path)
             self.result.damaged.append(path)
+        for file_id, damage, error in outcome.pieces:
+            self.piece_done(file_id, damage, error)
         self.report_progress()
         return True
 
-    # -- worker threads ---------------------------------------------------------------------
-
-    def work(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            outcome = _Outcome()
-            try:
-                if self.stopping:
-                    self.abandon(job)
-                else:
-                    self.run_job(job, outcome)
-            except _FatalTargetError as fatal:
-                outcome.fatal = fatal
-                self.stopping = True
-            except BaseException as crash:
-                outcome.crash = crash
-                self.stopping = True
-            finally:
-                os.close(job.fd)
-            self.outcomes.put(outcome)
-
-    @staticmethod
-    def abandon(job: _Job) -> None:
-        """Release what a job skipped after a fatal error holds (the descriptor of a shared file)."""
-        for task in job.tasks:
-            if isinstance(task, _Piece):
-                with task.shared.lock:
-                    task.shared.pieces_left -= 1
-                    last = task.shared.pieces_left == 0
-                if last:
-                    os.close(task.shared.fd)
-
-    def run_job(self, job: _Job, outcome: _Outcome) -> None:
-        directory = job.directory
-        for task in job.tasks:
-            if isinstance(task, _Piece):
-                self.write_piece(task, outcome)
-                continue
-            outcome.done_files += 1
-            try:
-                if task.type == FILE:
-                    outcome.done_bytes += task.size
-                    self.restore_file(job.fd, directory, task, outcome)
-                elif task.type == SYMLINK:
-                    self.restore_symlink(job.fd, directory, task, outcome)
-                else:
-                    self.restore_special(job.fd, directory, task, outcome)
-            except OSError as error:
-                path = _entry_path(directory, task.name)
-                _check_fatal(path, error)
-                outcome.errors.append((path, f"not restored: {_describe(error)}"))
-
-    def restore_file(self, dir_fd: int, directory: _Directory, node: Node, outcome: _Outcome) -> None:
-        mode = node.mode
-        umask = self.umask
-        chmod = umask is None or bool(mode & _SPECIAL_BITS) or bool(mode & umask)
-        fd = _create_file(dir_fd, node.name, mode & 0o777)
-        try:
-            damage: list[str] = []
-            end = self.write_content(fd, node, 0, len(node.content), 0, damage) if node.content else 0
-            if end != node.size or node.sparse or damage:
-                os.ftruncate(fd, node.size)
-            if self.as_root:
-                owner = _owner(node)
-                if owner != self.owner or directory.group_inherited:
-                    self.chown(fd, owner, directory, node, outcome)
-                    chmod = chmod or bool(mode & (stat.S_ISUID | stat.S_ISGID))
-            if chmod:
-                os.fchmod(fd, mode)
-            if node.xattrs:
-                self.set_xattrs(fd, node, _entry_path(directory, node.name), outcome)
-            os.utime(fd, ns=(node.mtime_ns, node.mtime_ns))
-        finally:
-            os.close(fd)
-        if damage:
-            self.damaged_file(_entry_path(directory, node.name), damage, outcome)
-        else:
-            outcome.files += 1
-            outcome.bytes += node.size
-
-    @staticmethod
-    def damaged_file(path: str, damage: list[str], outcome: _Outcome) -> None:
-        outcome.damaged.append(path)
-        outcome.warnings.append(
-            (path, "restored with holes where its content is damaged: " + "; ".join(damage))
-        )
-
-    @staticmethod
-    def chown(fd: int, owner: tuple[int, int], directory: _Directory, node: Node, outcome: _Outcome) -> None:
-        try:
-            os.fchown(fd, *owner)
-        except OSError as error:
-            outcome.warnings.append(
-                (_entry_path(directory, node.name), f"owner not restored: {_describe(error)}")
-            )
-
-    def write_piece(self, piece: _Piece, outcome: _Outcome) -> None:
-        shared = piece.shared
-        outcome.done_bytes += piece.length
-        damage: list[str] = []
-        error = ""
-        try:
-            self.write_content(shared.fd, shared.node, piece.first, piece.last, piece.offset, damage)
-        except OSError as failure:
-            _check_fatal(shared.path, failure)
-            error = _describe(failure)
-        with shared.lock:
-            shared.damage.extend(damage)
-            shared.error = shared.error or error
-            shared.pieces_left -= 1
-            if shared.pieces_left:
-                return
-        outcome.done_files += 1
+    def piece_done(self, file_id: int, damage: list[str], error: str) -> None:
+        """Count one written piece of a large file; after the last, set the file's metadata."""
+        shared = self.shared_files[file_id]
+        shared.damage.extend(damage)
+        shared.error = shared.error or error
+        shared.pieces_left -= 1
+        if shared.pieces_left:
+            return
+        del self.shared_files[file_id]
         node = shared.node
+        self.files_done += 1
         try:
             if not shared.error:
                 os.ftruncate(shared.fd, node.size)
-                if self.as_root:
+                if os.geteuid() == 0:
                     os.fchown(shared.fd, *_owner(node))
                 os.fchmod(shared.fd, node.mode)
+                outcome = _Outcome()
                 if node.xattrs:
-                    self.set_xattrs(shared.fd, node, shared.path, outcome)
+                    _Writer.set_xattrs(shared.fd, node, shared.path, outcome)
+                for path, message in outcome.warnings:
+                    self.warn(path, message)
                 os.utime(shared.fd, ns=(node.mtime_ns, node.mtime_ns))
         except OSError as failure:
             _check_fatal(shared.path, failure)
@@ -886,119 +1401,14 @@ class _Restorer:
         finally:
             os.close(shared.fd)
         if shared.error:
-            outcome.errors.append((shared.path, f"not restored: {shared.error}"))
+            self.error(shared.path, f"not restored: {shared.error}")
         elif shared.damage:
-            self.damaged_file(shared.path, shared.damage, outcome)
-        else:
-            outcome.files += 1
-            outcome.bytes += node.size
-
-    def write_content(  # noqa: PLR0917 - a range of chunks and where it starts
-        self, fd: int, node: Node, first: int, last: int, offset: int, damage: list[str]
-    ) -> int:
-        """Write the chunks ``first`` to ``last`` (exclusive) of a file from ``offset``; return the end.
-
-        A chunk that cannot be read leaves a hole of its length and is described in ``damage``;
-        in a sparse file, aligned all-zero blocks are left as holes.
-        """
-        reader = self.reader
-        sparse = node.sparse
-        content = node.content
-        for index in range(first, last):
-            blob_id = content[index]
-            try:
-                data = reader.plaintext(blob_id)
-            except (IntegrityError, StorageError) as error:
-                damage.append(f"bytes from {offset}: {error}")
-                length = reader.raw_length(blob_id)
-                if length is None:
-                    length = self.infer_length(node, index, offset)
-                    if length is None:
-                        damage.append(f"the content after byte {offset} cannot be placed")
-                        return offset
-                offset += length
-                continue
-            if sparse:
-                _write_sparse(fd, data, offset)
-            else:
-                _write_all(fd, data, offset)
-            offset += len(data)
-        return offset
-
-    def infer_length(self, node: Node, index: int, offset: int) -> int | None:
-        """Return the length of an unindexed chunk when it is the only one of the rest of the file."""
-        rest = [self.reader.raw_length(blob_id) for blob_id in node.content[index + 1 :]]
-        if None in rest:
-            return None
-        length = node.size - offset - sum(length or 0 for length in rest)
-        return length if length >= 0 else None
-
-    def restore_symlink(self, dir_fd: int, directory: _Directory, node: Node, outcome: _Outcome) -> None:
-        try:
-            os.symlink(node.target, node.name, dir_fd=dir_fd)
-        except FileExistsError:
-            _remove_entry(dir_fd, node.name)
-            os.symlink(node.target, node.name, dir_fd=dir_fd)
-        self.apply_metadata_by_name(dir_fd, directory, node, outcome)
-        outcome.files += 1
-
-    def restore_special(self, dir_fd: int, directory: _Directory, node: Node, outcome: _Outcome) -> None:
-        if node.type == FIFO:
-            kind, device = stat.S_IFIFO, 0
-        elif node.type in (CHARACTER_DEVICE, BLOCK_DEVICE) and self.as_root:
-            kind = stat.S_IFCHR if node.type == CHARACTER_DEVICE else stat.S_IFBLK
-            device = node.rdev
-        else:
-            path = _entry_path(directory, node.name)
-            outcome.warnings.append((path, "device node not restored: creating one needs root"))
-            return
-        try:
-            os.mknod(node.name, kind | 0o600, device, dir_fd=dir_fd)
-        except FileExistsError:
-            _remove_entry(dir_fd, node.name)
-            os.mknod(node.name, kind | 0o600, device, dir_fd=dir_fd)
-        self.apply_metadata_by_name(dir_fd, directory, node, outcome)
-        outcome.files += 1
-
-    # -- metadata ---------------------------------------------------------------------------
-
-    def apply_metadata_by_name(
-        self, dir_fd: int, directory: _Directory, node: Node, outcome: _Outcome
-    ) -> None:
-        """Set the metadata of a symlink or special file by name, never following it."""
-        if self.as_root:
-            try:
-                os.chown(node.name, *_owner(node), dir_fd=dir_fd, follow_symlinks=False)
-            except OSError as error:
-                path = _entry_path(directory, node.name)
-                outcome.warnings.append((path, f"owner not restored: {_describe(error)}"))
-        if node.type != SYMLINK:
-            try:
-                os.chmod(node.name, node.mode, dir_fd=dir_fd, follow_symlinks=False)
-            except (NotImplementedError, ValueError, OSError):
-                outcome.warnings.append(
-                    (_entry_path(directory, node.name), "mode not restored: not supported here")
-                )
-        if node.xattrs:
-            where = b"/proc/self/fd/%d/%s" % (dir_fd, node.name)
-            self.set_xattrs(where, node, _entry_path(directory, node.name), outcome)
-        os.utime(node.name, ns=(node.mtime_ns, node.mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
-
-    @staticmethod
-    def set_xattrs(where: int | bytes, node: Node, path: str, outcome: _Outcome) -> None:
-        """Set a node's extended attributes; those the file system refuses become one warning."""
-        refused: list[str] = []
-        reason = ""
-        for name, value in node.xattrs:
-            try:
-                os.setxattr(where, name, value, follow_symlinks=isinstance(where, int))
-            except OSError as error:
-                refused.append(os.fsdecode(name))
-                reason = reason or _describe(error)
-        if refused:
-            outcome.warnings.append(
-                (path, f"extended attributes not restored ({reason}): {', '.join(refused)}")
+            self.damage(
+                shared.path, "restored with holes where its content is damaged: " + "; ".join(shared.damage)
             )
+        else:
+            self.result.files_restored += 1
+            self.result.bytes_written += node.size
 
     # -- the calling thread, at the end: hard links and directory metadata -------------------
 
@@ -1008,7 +1418,7 @@ class _Restorer:
         if root is None:
             return
         stack: list[_Directory] = [root]
-        opened: OrderedDict[int, int] = OrderedDict()
+        opened: _OpenedDirectories = OrderedDict()
         try:
             for node, owner, owner_name in root.links:
                 self.make_link(root, node, owner, owner_name, opened)
@@ -1042,8 +1452,7 @@ class _Restorer:
 
     def close_directory(self, directory: _Directory) -> None:
         try:
-            if directory.node is not None:
-                self.apply_directory_metadata(directory)
+            self.apply_directory_metadata(directory)
         finally:
             os.close(directory.fd)
             directory.fd = -1
@@ -1054,11 +1463,11 @@ class _Restorer:
         outcome = _Outcome()
         path = _display(directory.path)
         try:
-            if self.as_root:
-                self.chown(directory.fd, _owner(node), directory, node, outcome)
+            if os.geteuid() == 0:
+                _Writer.chown(directory.fd, _owner(node), path, outcome)
             os.fchmod(directory.fd, node.mode)
             if node.xattrs:
-                self.set_xattrs(directory.fd, node, path, outcome)
+                _Writer.set_xattrs(directory.fd, node, path, outcome)
             os.utime(directory.fd, ns=(node.mtime_ns, node.mtime_ns))
         except OSError as error:
             _check_fatal(path, error)
@@ -1072,10 +1481,10 @@ class _Restorer:
         node: Node,
         owner: _Directory,
         owner_name: bytes,
-        opened: OrderedDict[int, int],
+        opened: _OpenedDirectories,
     ) -> None:
-        path = _entry_path(directory, node.name)
-        owner_path = _entry_path(owner, owner_name)
+        path = _entry_path(directory.path, node.name)
+        owner_path = _entry_path(owner.path, owner_name)
         self.files_done += 1
         if owner.failed or owner_path in self.failed_paths:
             self.error(path, f"hard link not restored: {owner_path}, the file it links to, was not restored")
@@ -1100,7 +1509,7 @@ class _Restorer:
         else:
             self.result.files_restored += 1
 
-    def directory_fd(self, directory: _Directory, opened: OrderedDict[int, int]) -> int:
+    def directory_fd(self, directory: _Directory, opened: _OpenedDirectories) -> int:
         """Return a descriptor of a restored directory: open already, or opened from the target down."""
         assert self.root is not None
         if directory.fd >= 0:
@@ -1159,6 +1568,15 @@ def _open_target(target: bytes) -> int:
     return fd
 
 
+def _processes_pay_off(repository: Repository, snapshot: Snapshot) -> bool:
+    """Return True when worker processes can open the storage and the snapshot is large enough."""
+    if not getattr(repository.storage, "shareable_between_processes", False):
+        return False
+    files = snapshot.summary.get("total_files_processed", 0)
+    size = snapshot.summary.get("total_bytes_processed", 0)
+    return files >= PROCESSES_FROM_FILES or size >= PROCESSES_FROM_BYTES
+
+
 def restore(
     repository: Repository,
     snapshot: Snapshot,
@@ -1169,6 +1587,7 @@ def restore(
     reporter: Reporter = ignore_events,
     workers: int = 2,
     verify: bool = True,
+    processes: bool | None = None,
 ) -> RestoreResult:
     """Restore a snapshot (or the part that the filters select) into ``target``.
 
@@ -1186,33 +1605,48 @@ def restore(
         excludes: patterns of paths to leave out (with everything below them).
         reporter: receives Progress("restore", ...) events (totals once the trees are walked), and
             one ItemWarning per entry not restored, damaged, or restored without some metadata.
-        workers: threads writing files.
+        workers: worker processes or threads writing files.
         verify: check every blob against its ID after decrypting it (authentication is always checked).
+        processes: write with worker processes (True), threads (False), or decide from the storage
+            and the snapshot's size (None).
 
     Returns:
         counts, the entries that could not be restored, and the damaged paths.
 
     Raises:
         TargetError: the target cannot be created or written, or it filled up.
-        ConfigurationError: a pattern is malformed, or ``workers`` is less than 1.
+        ConfigurationError: a pattern is malformed, ``workers`` is less than 1, or processes were
+            asked for with a storage that other processes cannot open.
+        ResguardoError: a worker failed unexpectedly.
     """
     if workers < 1:
         raise ConfigurationError(f"workers must be at least 1, got {workers}")
+    if processes and not getattr(repository.storage, "shareable_between_processes", False):
+        raise ConfigurationError("this storage cannot be opened by worker processes", "restore with threads")
     restorer = _Restorer(repository, snapshot, reporter)
     restorer.includes = PathFilter(includes)
     restorer.excludes = PathFilter(excludes)
-    restorer.workers = workers
-    restorer.reader.verify = verify
+    restorer.worker_count = workers
+    restorer.verify = verify
+    use_processes = _processes_pay_off(repository, snapshot) if processes is None else processes
     target_fd = _open_target(os.fsencode(target))
     try:
-        restorer.write(target_fd)
+        restorer.write(target_fd, use_processes)
         restorer.finish()
     except _FatalTargetError as fatal:
         raise TargetError(
-            f"restore stopped at {fatal.path}: {_describe(fatal.error)}",
+            f"restore stopped at {fatal.path}: {fatal.reason}",
             "free space or make the target writable, then restore again",
         ) from None
     finally:
         os.close(target_fd)
     restorer.report_progress(force=True)
     return restorer.result
+
+
+if __name__ == "__main__":
+    # Run under the module's real name, so that what the worker pickles unpickles in the parent.
+    from resguardo.engine import restorer as _restorer_module  # noqa: PLW0406
+
+    with os.fdopen(int(sys.argv[1]), "rb") as _requests, os.fdopen(int(sys.argv[2]), "wb") as _replies:
+        _restorer_module._worker_main(_requests, _replies, int(sys.argv[3]))

@@ -167,6 +167,9 @@ quietly "install the pinned dependencies of $LOCK" \
 quietly "build and install resguardo (editable, with its C extension)" \
     "$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e .
 quietly "verify that the installed packages are consistent" "$VENV/bin/python" -m pip check
+# The package is installed in place (editable); compile it once so that start-up does not, even where
+# PYTHONDONTWRITEBYTECODE keeps Python from caching what it compiles.
+quietly "compile the package" "$VENV/bin/python" -m compileall -q src
 
 fingerprint >"$STAMP"
 say ".venv ready ($("$VENV/bin/python" --version 2>&1), $((SECONDS - started)) s)"

@@ -46,7 +46,7 @@ class Index:
     """Maps blob IDs to their locations; also knows every indexed pack and its size."""
 
     def __init__(self) -> None:
-        self._blobs: dict[bytes, BlobLocation] = {}
+        self._blobs: dict[bytes, tuple[bytes, int, int, int, int, int]] = {}
         self._packs: dict[bytes, int] = {}
 
     def __len__(self) -> int:
@@ -59,15 +59,16 @@ class Index:
         """Record every blob of a pack; a blob already indexed elsewhere keeps its first location."""
         self._packs[record.id] = record.size
         blobs = self._blobs
+        pack_id = record.id
         for entry in record.blobs:
             if entry.id not in blobs:
-                blobs[entry.id] = BlobLocation(
-                    record.id, entry.type, entry.offset, entry.length, entry.raw_length, entry.compression
-                )
+                # Plain tuples: building 10^5 named tuples costs more than the rest of loading.
+                blobs[entry.id] = (pack_id, entry[0], entry[2], entry[3], entry[4], entry[5])
 
     def lookup(self, blob_id: bytes) -> BlobLocation | None:
         """Return the blob's location, or None when no indexed pack holds it."""
-        return self._blobs.get(blob_id)
+        fields = self._blobs.get(blob_id)
+        return None if fields is None else BlobLocation._make(fields)
 
     def has_pack(self, pack_id: bytes) -> bool:
         """Return True when the pack is listed in the index."""
@@ -79,7 +80,9 @@ class Index:
 
     def blobs(self) -> Iterator[tuple[bytes, BlobLocation]]:
         """Yield (blob id, location) for every indexed blob."""
-        yield from self._blobs.items()
+        make = BlobLocation._make
+        for blob_id, fields in self._blobs.items():
+            yield blob_id, make(fields)
 
 
 def encode_index_file(

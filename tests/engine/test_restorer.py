@@ -404,6 +404,28 @@ def test_an_owner_name_known_here_wins_over_the_stored_number(tmp_path: Path) ->
     )
 
 
+@pytest.mark.skipif(not AS_ROOT, reason="owners are restored only by root")
+@pytest.mark.parametrize("processes", [False, True])
+def test_files_restored_into_a_setgid_directory_keep_their_own_group_and_mode(
+    tmp_path: Path, processes: bool
+) -> None:
+    repository = new_repository(LocalStorage(tmp_path / "repository", durable=False))
+    inner = save_tree(repository, [file_node(repository, b"deep", b"d", mode=0o640)])
+    nodes = [directory_node(b"sub", inner), file_node(repository, b"top", b"t", mode=0o644)]
+    snapshot = save_snapshot(repository, save_tree(repository, nodes))
+    target = tmp_path / "target"
+    target.mkdir()
+    os.chown(target, 0, 54321)
+    os.chmod(target, 0o2775)
+
+    result = restore(repository, snapshot, str(target), processes=processes)
+
+    assert result.complete
+    for path, mode in ((target / "top", 0o644), (target / "sub" / "deep", 0o640), (target / "sub", 0o755)):
+        status = os.stat(path)
+        assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (0, 0, mode), path
+
+
 def test_sockets_are_skipped(tmp_path: Path) -> None:
     repository = new_repository()
     socket_node = Node(name=b"socket", type="socket", mode=0o755)

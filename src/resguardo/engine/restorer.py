@@ -166,7 +166,8 @@ class _Directory:
     identity: Identity = (0, 0)
     created: bool = False
     failed: bool = False
-    group_inherited: bool = False
+    inheriting: bool = False
+    """New entries may take their group (setgid bit) or permissions (default ACL) from here."""
 
 
 def _display(path: bytes) -> str:
@@ -180,6 +181,17 @@ def _entry_path(directory_path: bytes, name: bytes) -> str:
 def _identity(fd: int) -> Identity:
     status = os.fstat(fd)
     return status.st_dev, status.st_ino
+
+
+def _inheriting(fd: int, status: os.stat_result) -> bool:
+    """Return True when entries created in this directory take their group or mode from it."""
+    if status.st_mode & stat.S_ISGID:
+        return True
+    try:
+        os.getxattr(fd, "system.posix_acl_default")
+    except OSError:
+        return False
+    return True
 
 
 def _read_umask() -> int | None:
@@ -493,7 +505,7 @@ class _Group:
 
     path: bytes
     identity: Identity
-    group_inherited: bool
+    inheriting: bool
     tasks: list[Node | _Piece] = field(default_factory=list)
     fd: int = -1
 
@@ -553,7 +565,7 @@ class _Writer:
     def restore_file(self, dir_fd: int, job: _Group, node: Node, outcome: _Outcome) -> None:
         mode = node.mode
         umask = self.umask
-        chmod = umask is None or bool(mode & _SPECIAL_BITS) or bool(mode & umask)
+        chmod = umask is None or job.inheriting or bool(mode & _SPECIAL_BITS) or bool(mode & umask)
         fd = _create_file(dir_fd, node.name, mode & 0o777)
         try:
             damage: list[str] = []
@@ -562,7 +574,7 @@ class _Writer:
                 os.ftruncate(fd, node.size)
             if self.as_root:
                 owner = _owner(node)
-                if owner != self.owner or job.group_inherited:
+                if owner != self.owner or job.inheriting:
                     self.chown(fd, owner, _entry_path(job.path, node.name), outcome)
                     chmod = chmod or bool(mode & (stat.S_ISUID | stat.S_ISGID))
             if chmod:
@@ -720,14 +732,14 @@ def _carry_out(writer: _Writer, job: _Job, open_directory: Callable[[_Group], in
             try:
                 dir_fd = open_directory(group)
             except OSError as error:
-                outcome.done_files += len(group.tasks)
                 for task in group.tasks:
-                    name = task.node.name if isinstance(task, _Piece) else task.name
-                    path = _entry_path(group.path, name)
                     if isinstance(task, _Piece):
                         outcome.pieces.append((task.file_id, [], _describe(error)))
                     else:
-                        outcome.errors.append((path, f"not restored: {_describe(error)}"))
+                        outcome.done_files += 1
+                        outcome.errors.append(
+                            (_entry_path(group.path, task.name), f"not restored: {_describe(error)}")
+                        )
                 continue
             writer.run(group, dir_fd, outcome)
     except _FatalTargetError as fatal:
@@ -1228,7 +1240,7 @@ class _Restorer:
             directory.created = True
             status = os.fstat(target_fd)
             directory.identity = (status.st_dev, status.st_ino)
-            directory.group_inherited = bool(status.st_mode & stat.S_ISGID)
+            directory.inheriting = _inheriting(target_fd, status)
             stack.append(directory)
         else:
             while stack[-1] is not directory.parent:
@@ -1244,6 +1256,7 @@ class _Restorer:
                 self.ensure(directory)
         if directory.entries and not directory.failed:
             self.submit_entries(directory)
+        directory.entries = []  # handed over: the plan keeps only what the end needs
 
     def ensure(self, directory: _Directory) -> bool:
         """Create a directory (and the ancestors not created yet); return False when that failed."""
@@ -1265,7 +1278,7 @@ class _Restorer:
             return False
         directory.created = True
         directory.identity = (status.st_dev, status.st_ino)
-        directory.group_inherited = parent.group_inherited if fresh else bool(status.st_mode & stat.S_ISGID)
+        directory.inheriting = parent.inheriting if fresh else _inheriting(directory.fd, status)
         self.created.append(directory)
         self.result.directories += 1
         return True
@@ -1288,7 +1301,7 @@ class _Restorer:
                 group = None
 
     def new_group(self, directory: _Directory) -> _Group:
-        group = _Group(directory.path, directory.identity, directory.group_inherited)
+        group = _Group(directory.path, directory.identity, directory.inheriting)
         if isinstance(self.workers, _ThreadWorkers):
             group.fd = os.dup(directory.fd)
         return group

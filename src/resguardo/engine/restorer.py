@@ -1089,6 +1089,7 @@ class _Restorer:
         self.batch_files = 0
         self.batch_bytes = 0
         self.stopping = False
+        self.current = ""
         self.root: _Directory | None = None
 
     # -- reporting (calling thread only) ----------------------------------------------------
@@ -1110,7 +1111,9 @@ class _Restorer:
     def report_progress(self, force: bool = False) -> None:
         if force or self.throttle.due():
             files_total, bytes_total = self.totals or (None, None)
-            self.reporter(Progress("restore", self.files_done, self.bytes_done, files_total, bytes_total))
+            self.reporter(
+                Progress("restore", self.files_done, self.bytes_done, files_total, bytes_total, self.current)
+            )
 
     # -- the walker thread ------------------------------------------------------------------
 
@@ -1234,6 +1237,7 @@ class _Restorer:
 
     def place(self, directory: _Directory, stack: list[_Directory], target_fd: int) -> None:
         """Take one walked directory: create it when needed and hand its entries to the workers."""
+        self.current = _display(directory.path)
         if directory.parent is None:
             self.root = directory
             directory.fd = target_fd
@@ -1270,6 +1274,8 @@ class _Restorer:
         try:
             directory.fd, fresh = _open_directory(parent.fd, directory.name, create=True)
             status = os.fstat(directory.fd)
+            if not fresh and status.st_mode & 0o300 != 0o300 and status.st_uid == os.geteuid() != 0:
+                os.fchmod(directory.fd, stat.S_IMODE(status.st_mode) | 0o700)  # its own mode comes at the end
         except OSError as error:
             path = _display(directory.path)
             _check_fatal(path, error)
@@ -1653,6 +1659,7 @@ def restore(
         ) from None
     finally:
         os.close(target_fd)
+    restorer.current = ""
     restorer.report_progress(force=True)
     return restorer.result
 

@@ -956,7 +956,13 @@ class _ProcessWorkers:
         self.lookup = repository.index.lookup
         umask = _read_umask()
         setup = (repository.storage, repository.keys.master_secret, verify, umask)
-        self.workers = [_WorkerProcess(setup, target_fd, outcomes) for _ in range(count)]
+        self.workers: list[_WorkerProcess] = []
+        try:
+            for _number in range(count):
+                self.workers.append(_WorkerProcess(setup, target_fd, outcomes))
+        except BaseException:
+            self.close(abandon=True)
+            raise
 
     def submit(self, job: _Job) -> None:
         lookup = self.lookup
@@ -1037,7 +1043,10 @@ def _worker_main(requests: BinaryIO, replies: BinaryIO, target_fd: int) -> None:
 
     threading.Thread(target=read_ahead, name="restore-reader", daemon=True).start()
     while (job := jobs.get()) is not None:
-        _write_frame(replies, _carry_out(writer, job, opener.open))
+        try:
+            _write_frame(replies, _carry_out(writer, job, opener.open))
+        except OSError:  # the restore process went away
+            return
 
 
 # -- one restore run, in the calling thread ------------------------------------------------------

@@ -709,6 +709,34 @@ def test_hard_links_of_a_crafted_tree_only_link_files_inside_the_target(
     assert_nothing_outside(tmp_path, target)
 
 
+@pytest.mark.parametrize("processes", [False, True])
+def test_malformed_metadata_fails_only_its_own_entry(tmp_path: Path, processes: bool) -> None:
+    repository = new_repository(LocalStorage(tmp_path / "repository", durable=False))
+    huge_mode = file_node(repository, b"huge-mode", b"a", mode=2**40)
+    bad_xattr = file_node(repository, b"odd-xattr", b"b")
+    bad_xattr.xattrs = [(7, 8)]  # type: ignore[list-item]
+    huge_owner = file_node(repository, b"huge-owner", b"c")
+    huge_owner.uid, huge_owner.user = 2**40, ""
+    fine = file_node(repository, b"fine", b"d")
+    odd_directory = directory_node(b"odd-dir", save_tree(repository, [file_node(repository, b"inner", b"e")]))
+    odd_directory.mode = 2**40
+    nodes = [fine, huge_mode, huge_owner, odd_directory, bad_xattr]
+    snapshot = save_snapshot(repository, save_tree(repository, nodes))
+    target = tmp_path / "target"
+    events: list[Event] = []
+
+    result = restore(repository, snapshot, str(target), reporter=events.append, processes=processes)
+
+    assert [path for path, _message in result.errors] == ["/huge-mode"]
+    assert "malformed" in result.errors[0][1]
+    assert (target / "fine").read_bytes() == b"d"
+    assert (target / "odd-dir" / "inner").read_bytes() == b"e"
+    warned = {warning.path for warning in events_of(events, ItemWarning)}
+    assert {"/odd-xattr", "/odd-dir", "/huge-mode"} <= warned
+    if AS_ROOT:
+        assert "/huge-owner" in warned
+
+
 def test_a_symlink_already_in_the_target_is_replaced_not_followed(tmp_path: Path, outside: Path) -> None:
     source = tmp_path / "target-source"
     source.mkdir()

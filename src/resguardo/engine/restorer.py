@@ -111,7 +111,6 @@ TREE_WINDOWS_KEPT = 8
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
-_SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 _HOLE_BLOCK = 4096
 _ZERO_BLOCK = bytes(_HOLE_BLOCK)
 _NOT_ZERO = re.compile(rb"[^\0]")
@@ -410,6 +409,14 @@ def _describe(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+_MALFORMED = (OverflowError, ValueError, TypeError)
+"""What the operating system's calls raise for metadata out of range or of the wrong type."""
+
+
+def _malformed(error: Exception) -> str:
+    return f"the snapshot holds malformed metadata for it ({error})"
+
+
 def _check_fatal(path: str, error: OSError) -> None:
     if error.errno in _FATAL_ERRNOS:
         raise _FatalTargetError(path, _describe(error)) from None
@@ -561,11 +568,14 @@ class _Writer:
                 path = _entry_path(job.path, task.name)
                 _check_fatal(path, error)
                 outcome.errors.append((path, f"not restored: {_describe(error)}"))
+            except _MALFORMED as error:
+                path = _entry_path(job.path, task.name)
+                outcome.errors.append((path, f"not restored: {_malformed(error)}"))
 
     def restore_file(self, dir_fd: int, job: _Group, node: Node, outcome: _Outcome) -> None:
         mode = node.mode
         umask = self.umask
-        chmod = umask is None or job.inheriting or bool(mode & _SPECIAL_BITS) or bool(mode & umask)
+        chmod = umask is None or job.inheriting or bool(mode & umask) or not 0 <= mode <= 0o777
         fd = _create_file(dir_fd, node.name, mode & 0o777)
         try:
             damage: list[str] = []
@@ -596,6 +606,8 @@ class _Writer:
             os.fchown(fd, *owner)
         except OSError as error:
             outcome.warnings.append((path, f"owner not restored: {_describe(error)}"))
+        except _MALFORMED as error:
+            outcome.warnings.append((path, f"owner not restored: {_malformed(error)}"))
 
     def write_piece(self, job: _Group, dir_fd: int, piece: _Piece, outcome: _Outcome) -> None:
         """Write one piece of a large file; the calling thread finishes the file after its last piece."""
@@ -693,10 +705,12 @@ class _Writer:
                 os.chown(node.name, *_owner(node), dir_fd=dir_fd, follow_symlinks=False)
             except OSError as error:
                 outcome.warnings.append((path, f"owner not restored: {_describe(error)}"))
+            except _MALFORMED as error:
+                outcome.warnings.append((path, f"owner not restored: {_malformed(error)}"))
         if node.type != SYMLINK:
             try:
                 os.chmod(node.name, node.mode, dir_fd=dir_fd, follow_symlinks=False)
-            except (NotImplementedError, ValueError, OSError):
+            except (NotImplementedError, OSError, *_MALFORMED):
                 outcome.warnings.append((path, "mode not restored: not supported here"))
         if node.xattrs:
             self.set_xattrs(b"/proc/self/fd/%d/%s" % (dir_fd, node.name), node, path, outcome)
@@ -713,6 +727,9 @@ class _Writer:
             except OSError as error:
                 refused.append(os.fsdecode(name))
                 reason = reason or _describe(error)
+            except _MALFORMED as error:
+                refused.append(repr(name))
+                reason = reason or _malformed(error)
         if refused:
             outcome.warnings.append(
                 (path, f"extended attributes not restored ({reason}): {', '.join(refused)}")
@@ -1426,6 +1443,8 @@ class _Restorer:
         except OSError as failure:
             _check_fatal(shared.path, failure)
             shared.error = _describe(failure)
+        except _MALFORMED as failure:
+            shared.error = _malformed(failure)
         finally:
             os.close(shared.fd)
         if shared.error:
@@ -1500,6 +1519,8 @@ class _Restorer:
         except OSError as error:
             _check_fatal(path, error)
             outcome.warnings.append((path, f"metadata not restored: {_describe(error)}"))
+        except _MALFORMED as error:
+            outcome.warnings.append((path, f"metadata not restored: {_malformed(error)}"))
         for warned, message in outcome.warnings:
             self.warn(warned, message)
 

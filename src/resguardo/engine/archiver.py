@@ -231,15 +231,19 @@ class _Archiver:
 
     # -- storing content (worker threads) ---------------------------------------------------
 
+    def _save_data_blob(self, data: bytes) -> list[tuple[bytes, int]]:
+        """Store one chunk of file content and count it; return it as (id, length)."""
+        blob_id, added = self.repository.save_blob(BlobType.DATA, data)
+        with self.counter_lock:
+            self.counters.bytes_processed += len(data)
+            if added:
+                self.counters.data_blobs += 1
+                self.counters.bytes_added += added
+        return [(blob_id, len(data))]
+
     def _store_chunk(self, data: bytes) -> list[tuple[bytes, int]]:
         try:
-            blob_id, added = self.repository.save_blob(BlobType.DATA, data)
-            with self.counter_lock:
-                self.counters.bytes_processed += len(data)
-                if added:
-                    self.counters.data_blobs += 1
-                    self.counters.bytes_added += added
-            return [(blob_id, len(data))]
+            return self._save_data_blob(data)
         finally:
             self.job_slots.release()
 
@@ -250,15 +254,7 @@ class _Archiver:
                 raise _GrewWhileReading
             if status.st_mtime_ns != expected.st_mtime_ns or status.st_size != expected.st_size:
                 self.warn(path, "file changed while it was read; the stored copy may be inconsistent")
-            if not data:
-                return []
-            blob_id, added = self.repository.save_blob(BlobType.DATA, data)
-            with self.counter_lock:
-                self.counters.bytes_processed += len(data)
-                if added:
-                    self.counters.data_blobs += 1
-                    self.counters.bytes_added += added
-            return [(blob_id, len(data))]
+            return self._save_data_blob(data) if data else []
         finally:
             self.job_slots.release()
 

@@ -101,8 +101,9 @@ class DirectoryCache:
             self.current[directory] = entry
 
     def save(self) -> None:
-        """Replace the cache file with what this backup saw; failures leave the old file in place."""
-        if self.path is None:
+        """Replace the cache file with what this backup saw (unless that is what it holds already);
+        failures leave the old file in place."""
+        if self.path is None or self.current == self.previous:
             return
         document = {
             "version": CACHE_FORMAT_VERSION,

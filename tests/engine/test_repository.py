@@ -342,3 +342,14 @@ def test_a_damaged_snapshot_file_is_detected(memory_storage: MemoryStorage) -> N
         repository.load_snapshot_document(snapshot_id)
     with pytest.raises(ObjectNotFound):
         repository.load_snapshot_document("00" * 32)
+
+
+def test_opening_without_the_index_reads_no_index_file_but_snapshots_work(memory_storage: MemoryStorage) -> None:
+    repository = create(memory_storage)
+    repository.save_blob(BlobType.DATA, b"content")
+    repository.flush()
+    snapshot_id = repository.save_snapshot_document(b"document")
+    light = Repository.open(memory_storage, b"pass", with_index=False)
+    assert len(light.index) == 0
+    assert light.snapshot_ids() == [snapshot_id]
+    assert len(Repository.open(memory_storage, b"pass").index) == 1

@@ -67,7 +67,7 @@ def snapshots(
 
     settings = settings_of(ctx)
     output = settings.output
-    with opened_repository(settings) as repository:
+    with opened_repository(settings, with_index=False) as repository:
         chosen = _select(list_snapshots(repository), host, tag or [], path or [])
     if output.json_mode:
         output.json_document([snapshot.to_json() for snapshot in chosen])

@@ -96,7 +96,7 @@ def key_list(ctx: typer.Context) -> None:
     from resguardo.engine.repository import list_key_slots
 
     settings = settings_of(ctx)
-    with opened_repository(settings) as repository:
+    with opened_repository(settings, with_index=False) as repository:
         slots = [slot.describe() for slot in list_key_slots(repository.storage)]
     output = settings.output
     if output.json_mode:
@@ -134,7 +134,7 @@ def key_add(
     from resguardo.cli.passphrases import new_passphrase
 
     settings = settings_of(ctx)
-    with opened_repository(settings) as repository:
+    with opened_repository(settings, with_index=False) as repository:
         identifier = repository.add_key(new_passphrase(new_password_file), testing_kdf())
     _report_key(settings.output, "added", identifier)
 
@@ -153,7 +153,7 @@ def key_remove(
 
     settings = settings_of(ctx)
     prefix = key_id.strip().lower()
-    with opened_repository_and_passphrase(settings) as (repository, passphrase):
+    with opened_repository_and_passphrase(settings, with_index=False) as (repository, passphrase):
         matches = [slot.id for slot in list_key_slots(repository.storage) if slot.id.startswith(prefix)]
         repository.remove_key(prefix, current_passphrase=passphrase)
     _report_key(settings.output, "removed", matches[0])
@@ -178,7 +178,7 @@ def key_passwd(
     from resguardo.cli.passphrases import new_passphrase
 
     settings = settings_of(ctx)
-    with opened_repository_and_passphrase(settings) as (repository, passphrase):
+    with opened_repository_and_passphrase(settings, with_index=False) as (repository, passphrase):
         identifier = repository.change_passphrase(passphrase, new_passphrase(new_password_file))
     _report_key(settings.output, "changed", identifier)
 
@@ -210,7 +210,7 @@ def unlock(
     from resguardo.engine.locks import list_locks, remove_stale_locks
 
     settings = settings_of(ctx)
-    with opened_repository(settings) as repository:
+    with opened_repository(settings, with_index=False) as repository:
         removed = remove_stale_locks(repository, remove_all=remove_all)
         remaining = list_locks(repository)
     output = settings.output

@@ -84,8 +84,10 @@ def open_storage(settings: Settings) -> Storage:
 
 
 @contextmanager
-def opened_repository(settings: Settings) -> Iterator[Repository]:
+def opened_repository(settings: Settings, *, with_index: bool = True) -> Iterator[Repository]:
     """Open the repository with the passphrase from the usual sources; close its storage afterwards.
+
+    ``with_index=False`` skips loading the index, for commands that read only snapshots or keys.
 
     The passphrase is asked for only when a repository exists at the location.
 
@@ -96,12 +98,14 @@ def opened_repository(settings: Settings) -> Iterator[Repository]:
         WrongPassphrase: the passphrase opens no key slot.
         IntegrityError: the config or an index is damaged.
     """
-    with opened_repository_and_passphrase(settings) as (repository, _passphrase):
+    with opened_repository_and_passphrase(settings, with_index=with_index) as (repository, _passphrase):
         yield repository
 
 
 @contextmanager
-def opened_repository_and_passphrase(settings: Settings) -> Iterator[tuple[Repository, bytes]]:
+def opened_repository_and_passphrase(
+    settings: Settings, *, with_index: bool = True
+) -> Iterator[tuple[Repository, bytes]]:
     """Like :func:`opened_repository`, and yield the passphrase too (for ``key remove`` and ``key passwd``).
 
     Raises:
@@ -120,7 +124,7 @@ def opened_repository_and_passphrase(settings: Settings) -> Iterator[tuple[Repos
         if not storage.exists(CONFIG_NAME):
             raise RepositoryNotFound(f"there is no repository at {storage.location}")
         passphrase = current_passphrase(settings.password_file)
-        yield Repository.open(storage, passphrase), passphrase
+        yield Repository.open(storage, passphrase, with_index=with_index), passphrase
     finally:
         storage.close()
 

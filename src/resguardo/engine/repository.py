@@ -117,8 +117,13 @@ class Repository:
         return cls(storage, keys, config, clock)
 
     @classmethod
-    def open(cls, storage: Storage, passphrase: bytes, *, clock: Clock = SYSTEM_CLOCK) -> Repository:
-        """Unlock the repository with ``passphrase`` and load its index.
+    def open(
+        cls, storage: Storage, passphrase: bytes, *, clock: Clock = SYSTEM_CLOCK, with_index: bool = True
+    ) -> Repository:
+        """Unlock the repository with ``passphrase`` and (unless ``with_index`` is false) load its index.
+
+        Commands that only read snapshots or key slots open without the index, which costs time in
+        proportion to the repository's size.
 
         Raises:
             RepositoryNotFound: there is no repository at the location.
@@ -144,7 +149,8 @@ class Repository:
         keys = RepositoryKeys(master_secret)
         config = RepositoryConfig.from_bytes(keys.decrypt(storage.load(CONFIG_NAME)))
         repository = cls(storage, keys, config, clock)
-        repository.load_index()
+        if with_index:
+            repository.load_index()
         return repository
 
     # -- index ------------------------------------------------------------------------------

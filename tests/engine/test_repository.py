@@ -344,7 +344,7 @@ def test_a_damaged_snapshot_file_is_detected(memory_storage: MemoryStorage) -> N
         repository.load_snapshot_document("00" * 32)
 
 
-def test_opening_without_the_index_reads_no_index_file_but_snapshots_work(memory_storage: MemoryStorage) -> None:
+def test_opening_without_the_index_still_lists_snapshots(memory_storage: MemoryStorage) -> None:
     repository = create(memory_storage)
     repository.save_blob(BlobType.DATA, b"content")
     repository.flush()

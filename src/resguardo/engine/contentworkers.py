@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
-import struct
 import subprocess
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from resguardo.backends.base import Storage
@@ -36,6 +32,7 @@ from resguardo.engine.config import RepositoryConfig
 from resguardo.engine.crypto import RepositoryKeys
 from resguardo.engine.index import PackRecord
 from resguardo.engine.pack import BlobType, PackBuilder
+from resguardo.engine.processes import ChildProcess, child_pipes, read_frame, write_frame
 from resguardo.engine.repository import Repository, pack_name
 
 BATCH_FILES = 64
@@ -197,27 +194,6 @@ def _describe_os_error(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-FRAME_HEADER = struct.Struct("<I")
-
-
-def _write_frame(stream: BinaryIO, message: object) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(FRAME_HEADER.pack(len(data)) + data)
-    stream.flush()
-
-
-def _read_frame(stream: BinaryIO) -> Any:
-    """Return the next message, or None at the end of the stream."""
-    header = stream.read(FRAME_HEADER.size)
-    if len(header) < FRAME_HEADER.size:
-        return None
-    (length,) = FRAME_HEADER.unpack(header)
-    data = stream.read(length)
-    if len(data) < length:
-        return None
-    return pickle.loads(data)  # noqa: S301 - frames come only from our own parent process
-
-
 class _Channel:
     """The worker's end of the pipes: task frames in, replies out, and claim round trips."""
 
@@ -228,10 +204,10 @@ class _Channel:
 
     def next_message(self) -> Any:
         """Return the next task frame (None when the parent closed the pipe)."""
-        return self.backlog.popleft() if self.backlog else _read_frame(self.requests)
+        return self.backlog.popleft() if self.backlog else read_frame(self.requests)
 
     def reply(self, message: object) -> None:
-        _write_frame(self.replies, message)
+        write_frame(self.replies, message)
 
     def claim(self, identifiers: list[bytes]) -> list[bool]:
         """Ask the parent which of these new chunk IDs this worker should store.
@@ -241,7 +217,7 @@ class _Channel:
         """
         self.reply(("claim", 0, identifiers))
         while True:
-            message = _read_frame(self.requests)
+            message = read_frame(self.requests)
             if message is None:
                 raise EOFError("the backup process went away")
             if message[0] == "claimed":
@@ -253,7 +229,7 @@ class _Channel:
 def worker_main(requests: BinaryIO, replies: BinaryIO) -> None:
     """Run a worker: read the set-up frame, then batches, until the parent closes the pipe."""
     channel = _Channel(requests, replies)
-    setup = _read_frame(requests)
+    setup = read_frame(requests)
     if setup is None:
         return
     worker = _Worker(channel, *setup)
@@ -290,43 +266,12 @@ class _Batch:
     size: int = 0
 
 
-class _WorkerProcess:
-    """One child process and the pipes to it."""
+class _WorkerProcess(ChildProcess):
+    """One worker process, and how many batches it has not answered yet."""
 
     def __init__(self, setup: tuple[object, ...]) -> None:
-        environment = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parents[2])
-        environment["PYTHONPATH"] = os.pathsep.join(
-            part for part in (package_root, environment.get("PYTHONPATH", "")) if part
-        )
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
-        try:
-            self.process = subprocess.Popen(  # noqa: S603 - runs this same interpreter on our own module
-                [
-                    sys.executable,
-                    "-m",
-                    "resguardo.engine.contentworkers",
-                    str(request_read),
-                    str(reply_write),
-                ],
-                stdin=subprocess.DEVNULL,
-                pass_fds=(request_read, reply_write),
-                env=environment,
-            )
-        finally:
-            os.close(request_read)
-            os.close(reply_write)
-        self.requests: BinaryIO = os.fdopen(request_write, "wb")
-        self.replies: BinaryIO = os.fdopen(reply_read, "rb")
-        self.write_lock = threading.Lock()
-        _write_frame(self.requests, setup)
+        super().__init__("resguardo.engine.contentworkers", setup)
         self.outstanding = 0
-
-    def send(self, message: object) -> None:
-        """Write one frame to the worker (from any thread)."""
-        with self.write_lock:
-            _write_frame(self.requests, message)
 
 
 class ContentWorkers:
@@ -423,7 +368,7 @@ class ContentWorkers:
 
     def _collect_replies(self, worker: _WorkerProcess) -> None:
         while True:
-            message = _read_frame(worker.replies)
+            message = read_frame(worker.replies)
             if message is None:
                 if worker.process.poll() not in (None, 0) or self.failure is None:
                     self._fail(StorageError("a backup worker process ended unexpectedly"))
@@ -507,12 +452,8 @@ class ContentWorkers:
 
 if __name__ == "__main__":
     # Import the module under its real name so that what the worker pickles unpickles in the parent.
-    import signal
-
     from resguardo.engine import contentworkers  # noqa: PLW0406 - see the comment above
 
-    # Ctrl-C reaches the whole process group; the backup process decides, and closes our pipe.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    request_descriptor, reply_descriptor = (int(argument) for argument in sys.argv[1:3])
-    with os.fdopen(request_descriptor, "rb") as requests, os.fdopen(reply_descriptor, "wb") as replies:
+    requests, replies = child_pipes()
+    with requests, replies:
         contentworkers.worker_main(requests, replies)

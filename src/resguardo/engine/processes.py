@@ -1,0 +1,94 @@
+"""Worker processes of this same interpreter, and the framed messages exchanged with them.
+
+Python threads share one interpreter lock, so the engine spreads heavy work over processes. A child
+is started as ``python -m <module> <request fd> <reply fd>`` with two pipes of its own (standard
+input and output stay untouched), receives a set-up message, then messages until the parent closes
+the request pipe — which also happens when the parent dies, so children never outlive it. Messages
+are pickled objects, each preceded by its length; they only ever travel between a parent and the
+children it started itself.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+FRAME_HEADER = struct.Struct("<I")
+
+
+def write_frame(stream: BinaryIO, message: object) -> None:
+    """Write one message to a pipe and flush it."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(FRAME_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    """Return the next message from a pipe, or None when the other end closed it."""
+    header = stream.read(FRAME_HEADER.size)
+    if len(header) < FRAME_HEADER.size:
+        return None
+    (length,) = FRAME_HEADER.unpack(header)
+    data = stream.read(length)
+    if len(data) < length:
+        return None
+    return pickle.loads(data)  # noqa: S301 - frames come only from our own parent or children
+
+
+class ChildProcess:
+    """A child process running ``module`` as a worker, with its request and reply pipes.
+
+    Args:
+        module: the module to run with ``python -m``; it calls :func:`child_pipes`.
+        setup: the first message the child receives.
+    """
+
+    def __init__(self, module: str, setup: object) -> None:
+        environment = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])
+        environment["PYTHONPATH"] = os.pathsep.join(
+            part for part in (package_root, environment.get("PYTHONPATH", "")) if part
+        )
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - runs this same interpreter on our own module
+                [sys.executable, "-m", module, str(request_read), str(reply_write)],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(request_read, reply_write),
+                env=environment,
+            )
+        finally:
+            os.close(request_read)
+            os.close(reply_write)
+        self.requests: BinaryIO = os.fdopen(request_write, "wb")
+        self.replies: BinaryIO = os.fdopen(reply_read, "rb")
+        self.write_lock = threading.Lock()
+        self.send(setup)
+
+    def send(self, message: object) -> None:
+        """Write one message to the child (from any thread).
+
+        Raises:
+            OSError: the child is gone.
+        """
+        with self.write_lock:
+            write_frame(self.requests, message)
+
+
+def child_pipes() -> tuple[BinaryIO, BinaryIO]:
+    """In a child started by :class:`ChildProcess`: return its (request, reply) pipes.
+
+    Ctrl-C reaches the whole process group; the child ignores it and lets the parent decide, which
+    closes the request pipe.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    request_descriptor, reply_descriptor = (int(argument) for argument in sys.argv[1:3])
+    return os.fdopen(request_descriptor, "rb"), os.fdopen(reply_descriptor, "wb")

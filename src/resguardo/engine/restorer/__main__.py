@@ -6,11 +6,12 @@ itself is :func:`.workers._worker_main`, imported under its real module name so 
 worker pickles unpickles in the parent.
 """
 
-import os
 import sys
 
+from resguardo.engine.processes import child_pipes
 from resguardo.engine.restorer.workers import _worker_main
 
 if __name__ == "__main__":
-    with os.fdopen(int(sys.argv[1]), "rb") as _requests, os.fdopen(int(sys.argv[2]), "wb") as _replies:
+    _requests, _replies = child_pipes()
+    with _requests, _replies:
         _worker_main(_requests, _replies, int(sys.argv[3]))

@@ -1,8 +1,8 @@
 """The workers of a restore: threads of this process, or child processes of their own.
 
 This module owns the two worker pools (:class:`_ThreadWorkers`, :class:`_ProcessWorkers`), the
-framed pickle protocol between the restore process and its worker processes (nodes pickled
-lean), and the worker process itself: :func:`_worker_main`, started as
+lean pickling of nodes for the messages to its worker processes (the pipes and frames themselves
+are :mod:`resguardo.engine.processes`), and the worker process itself: :func:`_worker_main`, started as
 ``python -m resguardo.engine.restorer`` (see ``__main__.py``), which opens each job's directory
 again from the target down with :class:`_DirectoryOpener` and checks it is the one created.
 """
@@ -12,31 +12,23 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
-import io
 import os
 import pickle
 import queue
-import signal
-import struct
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from resguardo.core.errors import ResguardoError
 from resguardo.engine.crypto import RepositoryKeys
 from resguardo.engine.index import BlobLocation
+from resguardo.engine.processes import ChildProcess, read_frame, write_frame
 from resguardo.engine.repository import Repository
 from resguardo.engine.restorer.entry_writer import _carry_out, _Writer
 from resguardo.engine.restorer.plan import _Group, _Job, _Outcome, _Piece
 from resguardo.engine.restorer.reading import _BlobReader
 from resguardo.engine.restorer.writing import _DIRECTORY_FLAGS, _identity, _read_umask
 from resguardo.engine.tree import Node
-
-_FRAME_HEADER = struct.Struct("<I")
-
 
 _OutcomeQueue = queue.SimpleQueue[_Outcome]
 
@@ -146,71 +138,27 @@ _REDUCERS: dict[type, Callable[[Any], Any]] = {Node: _reduce_node}
 
 
 def _write_frame(stream: BinaryIO, message: object) -> None:
-    buffer = io.BytesIO()
-    buffer.write(_FRAME_HEADER.pack(0))
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = _REDUCERS
-    pickler.dump(message)
-    data = buffer.getbuffer()
-    _FRAME_HEADER.pack_into(data, 0, len(data) - _FRAME_HEADER.size)
-    stream.write(data)
-    stream.flush()
+    write_frame(stream, message, _REDUCERS)
 
 
-def _read_frame(stream: BinaryIO) -> Any:
-    """Return the next message, or None at the end of the stream."""
-    header = stream.read(_FRAME_HEADER.size)
-    if len(header) < _FRAME_HEADER.size:
-        return None
-    (length,) = _FRAME_HEADER.unpack(header)
-    data = stream.read(length)
-    if len(data) < length:
-        return None
-    return pickle.loads(data)  # noqa: S301 - frames come only from our own parent or child process
-
-
-class _WorkerProcess:
+class _WorkerProcess(ChildProcess):
     """One child process writing files, the pipes to it, and a thread collecting its outcomes."""
 
     def __init__(
         self, setup: tuple[object, ...], target_fd: int, outcomes: queue.SimpleQueue[_Outcome]
     ) -> None:
-        environment = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parents[3])
-        environment["PYTHONPATH"] = os.pathsep.join(
-            part for part in (package_root, environment.get("PYTHONPATH", "")) if part
+        super().__init__(
+            "resguardo.engine.restorer", setup, extra_descriptors=(target_fd,), reducers=_REDUCERS
         )
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
-        try:
-            self.process = subprocess.Popen(  # noqa: S603 - runs this same interpreter on our own module
-                [
-                    sys.executable,
-                    "-m",
-                    "resguardo.engine.restorer",
-                    str(request_read),
-                    str(reply_write),
-                    str(target_fd),
-                ],
-                stdin=subprocess.DEVNULL,
-                pass_fds=(request_read, reply_write, target_fd),
-                env=environment,
-            )
-        finally:
-            os.close(request_read)
-            os.close(reply_write)
-        self.requests: BinaryIO = os.fdopen(request_write, "wb")
-        self.replies: BinaryIO = os.fdopen(reply_read, "rb")
         self.outcomes = outcomes
         self.outstanding = 0
-        _write_frame(self.requests, setup)
         self.collector = threading.Thread(target=self.collect, name="restore-collector", daemon=True)
         self.collector.start()
 
     def collect(self) -> None:
         while True:
             try:
-                outcome = _read_frame(self.replies)
+                outcome = read_frame(self.replies)
             except (OSError, EOFError, pickle.UnpicklingError):
                 outcome = None
             if outcome is None:
@@ -304,9 +252,8 @@ class _DirectoryOpener:
 
 def _worker_main(requests: BinaryIO, replies: BinaryIO, target_fd: int) -> None:
     """Run a worker process: read the set-up frame, then jobs, until the parent closes the pipe."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()  # this process makes no reference cycles worth the collector's time
-    setup = _read_frame(requests)
+    setup = read_frame(requests)
     if setup is None:
         return
     storage, master_secret, verify, umask = setup
@@ -318,7 +265,7 @@ def _worker_main(requests: BinaryIO, replies: BinaryIO, target_fd: int) -> None:
     def read_ahead() -> None:
         """Read jobs as they come, counting their blobs' uses before any is written."""
         try:
-            while (job := _read_frame(requests)) is not None:
+            while (job := read_frame(requests)) is not None:
                 lookup = (job.locations or {}).get
                 for group in job.groups:
                     for task in group.tasks:

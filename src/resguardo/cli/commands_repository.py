@@ -115,14 +115,17 @@ def key_list(ctx: typer.Context) -> None:
     output.result(format_table(["ID", "Created", "Host", "User", "KDF"], rows))
 
 
+NewPasswordFile = Annotated[
+    str | None,
+    typer.Option(
+        "--new-password-file", metavar="FILE", help="File holding the new passphrase (else asked twice)."
+    ),
+]
+
+
 def key_add(
     ctx: typer.Context,
-    new_password_file: Annotated[
-        str | None,
-        typer.Option(
-            "--new-password-file", metavar="FILE", help="File holding the new passphrase (else asked twice)."
-        ),
-    ] = None,
+    new_password_file: NewPasswordFile = None,
 ) -> None:
     """Add a key slot: another passphrase that opens the same repository.
 
@@ -161,12 +164,7 @@ def key_remove(
 
 def key_passwd(
     ctx: typer.Context,
-    new_password_file: Annotated[
-        str | None,
-        typer.Option(
-            "--new-password-file", metavar="FILE", help="File holding the new passphrase (else asked twice)."
-        ),
-    ] = None,
+    new_password_file: NewPasswordFile = None,
 ) -> None:
     """Change the passphrase in use: its key slot is replaced by one for the new passphrase.
 

@@ -10,6 +10,7 @@ children it started itself.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -18,7 +19,9 @@ import struct
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -130,3 +133,107 @@ def child_pipes() -> tuple[BinaryIO, BinaryIO]:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     request_descriptor, reply_descriptor = (int(argument) for argument in sys.argv[1:3])
     return os.fdopen(request_descriptor, "rb"), os.fdopen(reply_descriptor, "wb")
+
+
+class ChildPool:
+    """A few children running the same worker module, each answering requests in order.
+
+    Every request goes to the child with the fewest unanswered ones, and comes back as a
+    :class:`concurrent.futures.Future`. A child that dies fails its unanswered futures with
+    ``on_death``'s error. The worker module answers each request frame with one reply frame:
+    ``("ok", result)`` or ``("error", message)``.
+
+    Args:
+        module: the worker module (run with ``python -m``).
+        setup: the set-up message every child receives first.
+        count: how many children.
+        on_death: builds the exception for futures whose child died or failed.
+    """
+
+    def __init__(
+        self, module: str, setup: object, count: int, on_death: Callable[[str], BaseException]
+    ) -> None:
+        self.on_death = on_death
+        self.lock = threading.Lock()
+        self.children = [ChildProcess(module, setup) for _ in range(count)]
+        self.waiting: list[deque[Future[Any]]] = [deque() for _ in self.children]
+        self.collectors = [
+            threading.Thread(target=self._collect, args=(number,), name="child-collector", daemon=True)
+            for number in range(count)
+        ]
+        for collector in self.collectors:
+            collector.start()
+
+    def submit(self, request: object) -> Future[Any]:
+        """Send a request to the least busy child; return the future of its reply."""
+        future: Future[Any] = Future()
+        with self.lock:
+            number = min(range(len(self.children)), key=lambda candidate: len(self.waiting[candidate]))
+            self.waiting[number].append(future)
+            try:
+                self.children[number].send(request)
+            except OSError:
+                self.waiting[number].pop()
+                future.set_exception(self.on_death("a worker process ended unexpectedly"))
+        return future
+
+    def _collect(self, number: int) -> None:
+        replies = self.children[number].replies
+        while True:
+            try:
+                reply = read_frame(replies)
+            except (OSError, EOFError, pickle.UnpicklingError):
+                reply = None
+            with self.lock:
+                waiting = self.waiting[number]
+                if reply is None:
+                    while waiting:
+                        future = waiting.popleft()
+                        if not future.done():
+                            future.set_exception(self.on_death("a worker process ended unexpectedly"))
+                    return
+                future = waiting.popleft()
+            status, payload = reply
+            if future.set_running_or_notify_cancel():
+                if status == "ok":
+                    future.set_result(payload)
+                else:
+                    future.set_exception(self.on_death(str(payload)))
+
+    def close(self) -> None:
+        """Close the children's input (they finish the request at hand and exit) and wait for them."""
+        for child in self.children:
+            with contextlib.suppress(OSError):
+                child.requests.close()
+        for child in self.children:
+            try:
+                child.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        for collector in self.collectors:
+            collector.join(timeout=10)
+        for child in self.children:
+            with contextlib.suppress(OSError):
+                child.replies.close()
+
+
+def serve_requests(handle: Callable[[Any, Any], Any], make_state: Callable[[Any], Any]) -> None:
+    """Run a worker of a :class:`ChildPool`: build state from the set-up, then answer every request.
+
+    Args:
+        handle: ``handle(state, request)`` returns the result sent back.
+        make_state: builds the worker's state from the set-up message.
+    """
+    requests, replies = child_pipes()
+    with requests, replies:
+        setup = read_frame(requests)
+        if setup is None:
+            return
+        state = make_state(setup)
+        while (request := read_frame(requests)) is not None:
+            try:
+                reply: tuple[str, Any] = ("ok", handle(state, request))
+            except Exception as error:
+                reply = ("error", f"{type(error).__name__}: {error}")
+            write_frame(replies, reply)

@@ -10,21 +10,21 @@ for the lock). Each pack's outcome is merged into the report as it finishes.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 
+from resguardo.core.errors import StorageError
 from resguardo.engine.checker.packs import (
+    WORKER_MODULE,
     PackOutcome,
     entry_key,
     read_pack,
-    read_pack_in_worker,
-    start_worker,
     use_processes,
 )
 from resguardo.engine.checker.run_state import OPERATION, CheckRun
 from resguardo.engine.events import Progress
 from resguardo.engine.pack import BlobType
+from resguardo.engine.processes import ChildPool
 from resguardo.engine.repository import pack_name
 
 
@@ -41,16 +41,16 @@ class DataCheck(CheckRun):
         self.data_total = (len(pack_ids), sum(self.stored_sizes[pack_id] for pack_id in pack_ids))
         self.data_progress(force=True)
         if use_processes(self.storage, self.workers, processes, self.data_total[1]):
-            executor = self.process_pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=start_worker,
-                initargs=(self.storage, self.keys.master_secret),
+            pool = self.process_pool = ChildPool(
+                WORKER_MODULE,
+                (self.storage, self.keys.master_secret),
+                self.workers,
+                lambda message: StorageError(f"checking a pack failed: {message}"),
             )
             for pack_id in pack_ids:
                 entries = self.pack_entries.get(pack_id)
                 fields = None if entries is None else [entry_key(entry) for entry in entries]
-                self.pending.add(executor.submit(read_pack_in_worker, pack_id, fields))
+                self.pending.add(pool.submit((pack_id, fields)))
             return
         assert executor is not None
         for pack_id in pack_ids:
@@ -83,7 +83,7 @@ class DataCheck(CheckRun):
         for future in self.pending:
             future.cancel()
         if self.process_pool is not None:
-            self.process_pool.shutdown(wait=True, cancel_futures=True)
+            self.process_pool.close()
 
     def merge(self, outcome: PackOutcome) -> None:
         name = pack_name(outcome.pack_id)

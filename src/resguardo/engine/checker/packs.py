@@ -2,16 +2,14 @@
 
 This module owns the data check of a single pack: its name must be the BLAKE3 of its bytes, its
 header must authenticate and agree with the index, and every blob must decrypt, decompress and hash
-(keyed) to its ID. It also holds the worker-process entry points, :func:`start_worker` and
-:func:`read_pack_in_worker`, which a process pool pickles by their module path
-(``resguardo.engine.checker.packs``), so they must stay top-level functions of this module; and the
+(keyed) to its ID. It also holds what a worker process does (the package's ``__main__`` serves
+:func:`read_pack_in_worker` through :class:`resguardo.engine.processes.ChildPool`), and the
 choice between processes and threads (:func:`use_processes`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from resguardo.backends.base import Storage
 from resguardo.core.errors import IntegrityError, ObjectNotFound, StorageError
@@ -94,18 +92,24 @@ def read_pack(
     return outcome
 
 
-_WORKER: dict[str, Any] = {}
-"""The storage and keys of a worker process, set once by :func:`start_worker`."""
+WORKER_MODULE = "resguardo.engine.checker"
+"""Run with ``python -m`` as a worker process (see ``__main__.py``)."""
 
 
-def start_worker(storage: Storage, master_secret: bytes) -> None:
-    _WORKER["storage"] = storage
-    _WORKER["keys"] = RepositoryKeys(master_secret)
+def start_worker(setup: tuple[Storage, bytes]) -> tuple[Storage, RepositoryKeys]:
+    """Return a worker process's state from its set-up message: (storage, master secret)."""
+    storage, master_secret = setup
+    return storage, RepositoryKeys(master_secret)
 
 
-def read_pack_in_worker(pack_id: bytes, indexed: list[_EntryFields] | None) -> PackOutcome:
+def read_pack_in_worker(
+    state: tuple[Storage, RepositoryKeys], request: tuple[bytes, list[_EntryFields] | None]
+) -> PackOutcome:
+    """Verify one pack in a worker process; the request is (pack id, index entries or None)."""
+    storage, keys = state
+    pack_id, indexed = request
     entries = None if indexed is None else [BlobEntry(*fields) for fields in indexed]
-    return read_pack(_WORKER["storage"], _WORKER["keys"], pack_id, entries)
+    return read_pack(storage, keys, pack_id, entries)
 
 
 def use_processes(storage: Storage, workers: int, processes: bool | None, total_bytes: int) -> bool:
@@ -123,6 +127,7 @@ def use_processes(storage: Storage, workers: int, processes: bool | None, total_
 __all__ = [
     "ID_MISMATCH",
     "PROCESS_THRESHOLD",
+    "WORKER_MODULE",
     "PackOutcome",
     "entry_key",
     "in_pack",

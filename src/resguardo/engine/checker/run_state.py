@@ -9,13 +9,14 @@ throttled progress, and to load objects while counting the bytes read.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 
 from resguardo.engine.checker.packs import PackOutcome
 from resguardo.engine.checker.report import CheckProblem, CheckReport
 from resguardo.engine.events import ItemWarning, Progress, ProgressThrottle, Reporter
 from resguardo.engine.index import Index
 from resguardo.engine.pack import BlobEntry
+from resguardo.engine.processes import ChildPool
 from resguardo.engine.repository import Repository
 from resguardo.engine.snapshot import Snapshot
 
@@ -47,7 +48,7 @@ class CheckRun:
         self.data_total = (0, 0)
         self.walk_started = False
         self.rescan_needed = False
-        self.process_pool: ProcessPoolExecutor | None = None
+        self.process_pool: ChildPool | None = None
         self.subdirectories: dict[bytes, list[tuple[bytes, bytes]]] = {}
         self.damaged_files: dict[bytes, list[tuple[bytes, bytes]]] = {}
         self.count_lock = threading.Lock()

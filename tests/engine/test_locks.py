@@ -13,9 +13,12 @@ import pytest
 
 from resguardo.backends import MemoryStorage
 from resguardo.clock import FakeClock
-from resguardo.core.errors import RepositoryLocked
+from resguardo.core.errors import LockLost, RepositoryLocked
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.locks import (
+    EXCLUSIVE,
+    PRUNE,
+    SHARED,
     STALE_AFTER,
     LockInfo,
     RepositoryLock,
@@ -111,7 +114,7 @@ def test_an_exclusive_lock_conflicts_with_any_other(
 def test_a_lock_of_another_live_process_conflicts(repository: Repository) -> None:
     plant_lock(repository, "other", exclusive=True)
     with pytest.raises(RepositoryLocked, match="PID"):
-        RepositoryLock(repository, exclusive=False).acquire()
+        RepositoryLock(repository, SHARED).acquire()
     assert lock_ids(repository) == {"other"}
 
 
@@ -131,7 +134,7 @@ def test_a_lock_of_a_dead_process_on_this_host_is_ignored_and_removable(reposito
 def test_a_dead_pid_on_another_host_is_not_judged_here(repository: Repository) -> None:
     plant_lock(repository, "remote", exclusive=True, pid=dead_pid(), hostname="another-host.example")
     with pytest.raises(RepositoryLocked, match=r"another-host\.example"):
-        RepositoryLock(repository, exclusive=False).acquire()
+        RepositoryLock(repository, SHARED).acquire()
     assert remove_stale_locks(repository) == []
 
 
@@ -139,7 +142,7 @@ def test_a_lock_not_refreshed_for_too_long_is_stale(repository: Repository, cloc
     plant_lock(repository, "old", exclusive=True, hostname="another-host.example")
     clock.advance(STALE_AFTER - 1)
     with pytest.raises(RepositoryLocked):
-        RepositoryLock(repository, exclusive=True).acquire()
+        RepositoryLock(repository, EXCLUSIVE).acquire()
     clock.advance(2)
     with locked(repository, exclusive=True):
         pass
@@ -150,10 +153,10 @@ def test_a_lock_not_refreshed_for_too_long_is_stale(repository: Repository, cloc
 def test_is_stale_follows_age_and_liveness() -> None:
     here = socket.gethostname()
     now = START + timedelta(seconds=STALE_AFTER)
-    live = LockInfo("a", here, os.getpid(), "u", False, START + timedelta(seconds=1))
+    live = LockInfo("a", here, os.getpid(), "u", SHARED, START + timedelta(seconds=1), START)
     assert not is_stale(live, now)
-    assert is_stale(LockInfo("b", here, os.getpid(), "u", False, START - timedelta(seconds=1)), now)
-    assert is_stale(LockInfo("c", here, dead_pid(), "u", False, now), now)
+    assert is_stale(LockInfo("b", here, os.getpid(), "u", SHARED, START - timedelta(seconds=1), START), now)
+    assert is_stale(LockInfo("c", here, dead_pid(), "u", SHARED, now, now), now)
 
 
 def test_remove_all_removes_live_locks_too(repository: Repository) -> None:
@@ -176,3 +179,53 @@ def test_a_lock_is_stored_encrypted(repository: Repository) -> None:
         stored = repository.storage.load(LOCKS_PREFIX + lock.id)
         assert socket.gethostname().encode() not in stored
         assert b"pid" not in stored
+
+
+@pytest.mark.parametrize(
+    ("held", "wanted", "conflict"),
+    [
+        (SHARED, PRUNE, False),
+        (PRUNE, SHARED, False),
+        (PRUNE, PRUNE, True),
+        (PRUNE, EXCLUSIVE, True),
+        (EXCLUSIVE, PRUNE, True),
+    ],
+)
+def test_a_prune_lock_conflicts_only_with_prune_and_exclusive_locks(
+    repository: Repository, held: str, wanted: str, conflict: bool
+) -> None:
+    with locked(repository, kind=held):
+        if conflict:
+            with pytest.raises(RepositoryLocked, match=held):
+                RepositoryLock(repository, wanted).acquire()
+        else:
+            lock = RepositoryLock(repository, wanted)
+            lock.acquire()
+            lock.release()
+
+
+def test_a_lock_records_its_kind_and_when_it_was_first_taken(
+    repository: Repository, clock: FakeClock
+) -> None:
+    with locked(repository, kind=PRUNE) as lock:
+        clock.advance(600)
+        lock._write()  # a refresh
+        (info,) = list_locks(repository)
+    assert info.kind == PRUNE
+    assert info.created == START
+    assert info.time == START + timedelta(minutes=10)
+
+
+def test_a_lock_removed_by_someone_else_is_lost_and_stops_the_commit(repository: Repository) -> None:
+    with locked(repository) as lock:
+        repository.storage.remove(LOCKS_PREFIX + lock.id)
+        with pytest.raises(LockLost, match="removed"):
+            repository.save_snapshot_document(b"a snapshot that must not be committed")
+    assert repository.snapshot_ids() == []
+
+
+def test_a_lock_not_refreshed_for_too_long_is_lost(repository: Repository, clock: FakeClock) -> None:
+    with locked(repository) as lock:
+        clock.advance(STALE_AFTER)
+        with pytest.raises(LockLost, match="not refreshed"):
+            lock.ensure_held()

@@ -9,6 +9,7 @@
     ├── RepositoryNotFound         exit 10  no repository at that location
     ├── RepositoryExists           exit 1   init refused: a repository is already there
     ├── RepositoryLocked           exit 11  another process holds a lock that conflicts
+    │   └── LockLost               exit 11  this process's own lock went stale or was removed
     ├── WrongPassphrase            exit 12  no key slot opens with that passphrase
     ├── SnapshotNotFound           exit 1   no snapshot matches the given ID or name
     ├── IntegrityError             exit 1   stored data failed authentication or is malformed
@@ -89,6 +90,12 @@ class RepositoryLocked(ResguardoError):
 
     exit_code = EXIT_REPOSITORY_LOCKED
     default_hint = "wait for it to finish; if that process is gone, run 'resguardo unlock'"
+
+
+class LockLost(RepositoryLocked):
+    """This process's own lock went stale or was removed, so its work must not be committed."""
+
+    default_hint = "run the command again"
 
 
 class WrongPassphrase(ResguardoError):

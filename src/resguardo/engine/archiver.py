@@ -793,7 +793,11 @@ def backup(
     started = repository.clock.monotonic()
     repository.adopt_unindexed_packs()
     parent = _select_parent(repository, options, shown_paths, hostname)
-    cache = DirectoryCache(_cache_path(repository, options, shown_paths, hostname))
+    cache = DirectoryCache(_cache_path(repository, options, shown_paths, hostname), repository.prune_epoch)
+    if repository.index_rewritten:
+        # A prune is pending or ran since the cache was written: a cached tree may name data that the
+        # prune deletes, so this run compares with the parent snapshot (checking every blob) instead.
+        cache.previous = {}
     archiver = _Archiver(repository, options, reporter, cache)
     try:
         tree = archiver.run_paths(absolute, parent, _absolute_paths(paths))

@@ -69,20 +69,23 @@ class DirectoryCache:
 
     Args:
         path: the cache file, or None for no cache at all.
+        epoch: the repository's prune epoch when this backup began; a file written under another
+            epoch is ignored, because a prune since then may have deleted data its trees refer to.
     """
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, epoch: str = "") -> None:
         self.path = path
+        self.epoch = epoch
         self.previous: dict[bytes, CachedDirectory] = {}
         self.current: dict[bytes, CachedDirectory] = {}
         if path is not None:
-            self.previous = self._load(path)
+            self.previous = self._load(path, epoch)
 
     @staticmethod
-    def _load(path: str) -> dict[bytes, CachedDirectory]:
+    def _load(path: str, epoch: str) -> dict[bytes, CachedDirectory]:
         try:
             document = msgpack.unpackb(Path(path).read_bytes())
-            if document.get("version") != CACHE_FORMAT_VERSION:
+            if document.get("version") != CACHE_FORMAT_VERSION or document.get("epoch", "") != epoch:
                 return {}
             return {
                 directory: CachedDirectory(bytes(entry[0]), bytes(entry[1]), bytes(entry[2]))
@@ -107,6 +110,7 @@ class DirectoryCache:
             return
         document = {
             "version": CACHE_FORMAT_VERSION,
+            "epoch": self.epoch,
             "directories": {
                 directory: [entry.fingerprint, entry.combined, entry.tree_id]
                 for directory, entry in self.current.items()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from resguardo.backends.base import Storage
 from resguardo.clock import SYSTEM_CLOCK, Clock
@@ -29,6 +29,7 @@ from resguardo.engine.crypto import KdfParameters, RepositoryKeys, plain_id
 from resguardo.engine.index import BlobLocation, Index, PackRecord, decode_index_file, encode_index_file
 from resguardo.engine.keys import KeySlot, make_slot_file, parse_slot_file, slot_id
 from resguardo.engine.pack import PackBuilder, parse_pack, read_pack_header
+from resguardo.engine.pruneplan import PRUNE_EPOCH_NAME, list_plans
 
 CONFIG_NAME = "config"
 KEYS_PREFIX = "keys/"
@@ -77,6 +78,12 @@ class Repository:
         self._unindexed: list[PackRecord] = []
         self.index_names: list[str] = []
         self.damaged_index_names: list[str] = []
+        self.excluded_packs: frozenset[bytes] = frozenset()
+        self.prune_epoch = ""
+        """The token of the last prune that deleted data, as read when the session began."""
+        self.index_rewritten = False
+        """True when a prune is pending or has rewritten index files since this index was loaded."""
+        self._session_guard: Callable[[], None] | None = None
 
     # -- creating and opening ---------------------------------------------------------------
 
@@ -155,8 +162,10 @@ class Repository:
 
     # -- index ------------------------------------------------------------------------------
 
-    def load_index(self) -> None:
-        """Read every index file into memory.
+    def load_index(self, exclude_packs: Collection[bytes] | None = None) -> None:
+        """Read every index file into memory, leaving out the packs in ``exclude_packs``.
+
+        ``exclude_packs`` defaults to the packs excluded so far (those a pending prune will delete).
 
         A damaged index file does not stop the repository from opening: it is skipped and named in
         :attr:`damaged_index_names`, and the packs that no readable index lists are then indexed from
@@ -166,6 +175,7 @@ class Repository:
         index = Index()
         names = []
         damaged = []
+        excluded = self.excluded_packs if exclude_packs is None else frozenset(exclude_packs)
         for stored in self.storage.list(INDEX_PREFIX):
             name = stored.name
             try:
@@ -174,13 +184,60 @@ class Repository:
                 damaged.append(name)
                 continue
             for record in records:
-                index.add_pack(record)
+                if record.id not in excluded:
+                    index.add_pack(record)
             names.append(name)
         self.index = index
         self.index_names = names
         self.damaged_index_names = damaged
+        self.excluded_packs = excluded
         if damaged:
             self.adopt_unindexed_packs()
+
+    # -- sessions beside prune --------------------------------------------------------------
+
+    def begin_session(self, guard: Callable[[], None] | None = None) -> None:
+        """Bring the index up to date with prune, once this process's lock is written.
+
+        Reads the pending prune plans first, then lists the index files: when a plan exists, its
+        condemned packs are left out of the index (their blobs count as absent, so a backup stores
+        them again instead of referring to packs about to be deleted); when an index file loaded
+        earlier is gone, a prune finished meanwhile and the index is loaded again. In both cases
+        :attr:`index_rewritten` becomes True (the archiver then distrusts its metadata cache).
+        The order matters: see "Prune" in docs/format.md for why it is safe.
+
+        Args:
+            guard: called before each snapshot is committed; it raises when the lock was lost.
+
+        Raises:
+            IntegrityError: a prune plan is damaged.
+        """
+        self._session_guard = guard
+        try:
+            self.prune_epoch = self.storage.load(PRUNE_EPOCH_NAME).hex()
+        except ObjectNotFound:
+            self.prune_epoch = ""
+        condemned: set[bytes] = set()
+        for plan in list_plans(self.storage, self.keys):
+            condemned.update(plan.condemned)
+        if not self.index_names and not self.damaged_index_names and not len(self.index):
+            if condemned:  # opened without an index: only exclusions to remember for a later load
+                self.excluded_packs = frozenset(condemned)
+                self.index_rewritten = True
+            return
+        current = {stored.name for stored in self.storage.list(INDEX_PREFIX)}
+        missing = any(name not in current for name in self.index_names)
+        if missing or condemned or self.excluded_packs:
+            self.index_rewritten = True
+            self.load_index(exclude_packs=condemned)
+            with self._lock:
+                self._unindexed = [record for record in self._unindexed if record.id not in condemned]
+                for record in self._unindexed:
+                    self.index.add_pack(record)
+
+    def end_session(self) -> None:
+        """Forget the session's guard (the lock is being released)."""
+        self._session_guard = None
 
     def adopt_unindexed_packs(self) -> list[str]:
         """Add to the index every stored pack that no index file lists (left by an interrupted backup).
@@ -193,7 +250,7 @@ class Repository:
         unreadable = []
         for stored in self.storage.list(DATA_PREFIX):
             pack_id = pack_id_from_name(stored.name)
-            if pack_id is None or self.index.has_pack(pack_id):
+            if pack_id is None or self.index.has_pack(pack_id) or pack_id in self.excluded_packs:
                 continue
             try:
                 entries = read_pack_header(
@@ -239,17 +296,42 @@ class Repository:
             self._pending.add(blob_id)
         stored, compression = self.compressor.compress(data)
         envelope = self.keys.encrypt(stored)
+        self._add_envelope(blob_type, blob_id, envelope, len(data), compression)
+        return blob_id, len(envelope)
+
+    def copy_envelope(
+        self, blob_type: int, blob_id: bytes, envelope: bytes, raw_length: int, compression: int
+    ) -> bool:
+        """Store an already encrypted blob envelope of this repository unless the blob is stored or pending.
+
+        Used to repack blobs without decompressing and compressing them again.
+
+        Returns:
+            True when the envelope was added, False for a duplicate.
+
+        Raises:
+            StorageError: a full pack could not be written.
+        """
+        with self._lock:
+            if blob_id in self.index or blob_id in self._pending:
+                return False
+            self._pending.add(blob_id)
+        self._add_envelope(blob_type, blob_id, envelope, raw_length, compression)
+        return True
+
+    def _add_envelope(
+        self, blob_type: int, blob_id: bytes, envelope: bytes, raw_length: int, compression: int
+    ) -> None:
         full = None
         with self._lock:
             builder = self._builders.get(blob_type)
             if builder is None:
                 builder = self._builders[blob_type] = PackBuilder()
-            builder.add(blob_type, blob_id, envelope, len(data), compression)
+            builder.add(blob_type, blob_id, envelope, raw_length, compression)
             if builder.size >= self.config.pack_size:
                 full = self._builders.pop(blob_type)
         if full is not None:
             self._write_pack(full)
-        return blob_id, len(envelope)
 
     def _write_pack(self, builder: PackBuilder) -> None:
         pack_id, content, entries = builder.finish(self.keys)
@@ -371,6 +453,8 @@ class Repository:
         """
         data = self.keys.encrypt(document)
         snapshot_id = plain_id(data).hex()
+        if self._session_guard is not None:
+            self._session_guard()
         self.storage.save(SNAPSHOTS_PREFIX + snapshot_id, data)
         return snapshot_id
 

@@ -158,11 +158,13 @@ def _register_commands() -> None:
         commands_backup,
         commands_browse,
         commands_check,
+        commands_prune,
         commands_repository,
         commands_restore,
     )
 
-    for module in (commands_repository, commands_backup, commands_restore, commands_check, commands_browse):
+    modules = (commands_repository, commands_backup, commands_restore, commands_check, commands_browse)
+    for module in (*modules, commands_prune):
         module.register(app)
 
 

@@ -1,0 +1,255 @@
+"""Prune: what it deletes, what it repacks, and the two interleavings of a backup with a prune that the
+protocol exists for (a session that began before the plan, and one that began after it but commits
+after the sweep). The interleavings are made deterministic by running the prune from the backup's
+own pre-commit hook, the last moment before its snapshot is written."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from resguardo.backends import LocalStorage
+from resguardo.engine.archiver import BackupOptions, backup
+from resguardo.engine.checker import check
+from resguardo.engine.crypto import KdfParameters
+from resguardo.engine.dircache import CachedDirectory, DirectoryCache
+from resguardo.engine.locks import PRUNE, locked
+from resguardo.engine.prune import PruneOptions, PruneRefused, PruneReport, prune
+from resguardo.engine.pruneplan import PRUNE_PREFIX
+from resguardo.engine.repository import SNAPSHOTS_PREFIX, Repository, pack_name
+from resguardo.engine.snapshot import list_snapshots
+
+FAST_KDF = KdfParameters(memory_kib=1024, iterations=1, lanes=1)
+PASSPHRASE = b"prune tests"
+OPTIONS = (
+    BackupOptions(processes=False) if "processes" in BackupOptions.__dataclass_fields__ else BackupOptions()
+)
+
+
+def content(seed: int, size: int = 300_000) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+@pytest.fixture
+def location(tmp_path: Path) -> Path:
+    path = tmp_path / "repository"
+    Repository.create(LocalStorage(path, durable=False), PASSPHRASE, kdf=FAST_KDF, pack_size=1024 * 1024)
+    return path
+
+
+def open_repository(location: Path) -> Repository:
+    """Open the repository as another process would: its own storage object and index."""
+    return Repository.open(LocalStorage(location, durable=False), PASSPHRASE)
+
+
+def make_tree(root: Path, files: dict[str, bytes]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for existing in root.iterdir():
+        existing.unlink()
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    return root
+
+
+def back_up(location: Path, tree: Path) -> str:
+    repository = open_repository(location)
+    with locked(repository):
+        return backup(repository, [str(tree)], OPTIONS).snapshot.id
+
+
+def forget(location: Path, snapshot_id: str) -> None:
+    LocalStorage(location).remove(SNAPSHOTS_PREFIX + snapshot_id)
+
+
+def run_prune(location: Path, **options: float | bool) -> PruneReport:
+    repository = open_repository(location)
+    with locked(repository, kind=PRUNE) as lock:
+        return prune(repository, lock.id, PruneOptions(**options))  # type: ignore[arg-type]
+
+
+def assert_intact(location: Path) -> None:
+    report = check(open_repository(location), read_data=True, processes=False)
+    assert report.ok, [problem.message for problem in report.errors]
+
+
+def run_before_commit(repository: Repository, action: Callable[[], None]) -> None:
+    """Make ``action`` run when the session's snapshot is about to be committed."""
+    guard = repository._session_guard
+    assert guard is not None
+
+    def before_commit() -> None:
+        action()
+        guard()
+
+    repository._session_guard = before_commit
+
+
+# -- what prune removes ------------------------------------------------------------------------
+
+
+def test_prune_deletes_the_data_only_forgotten_snapshots_used(location: Path, tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", {"kept": content(1), "dropped": content(2)})
+    first = back_up(location, tree)
+    make_tree(tree, {"kept": content(1)})
+    second = back_up(location, tree)
+    forget(location, first)
+    before = sum(stored.size for stored in LocalStorage(location).list("data/"))
+
+    report = run_prune(location)
+
+    after = sum(stored.size for stored in LocalStorage(location).list("data/"))
+    assert report.finished and report.packs_deleted > 0
+    assert before - after >= 300_000 * 0.9
+    assert [snapshot.id for snapshot in list_snapshots(open_repository(location))] == [second]
+    assert_intact(location)
+    assert not list(LocalStorage(location).list(PRUNE_PREFIX))
+
+
+def test_prune_repacks_mostly_empty_packs_and_keeps_their_used_blobs(location: Path, tmp_path: Path) -> None:
+    small = {f"small-{number}": content(number, 20_000) for number in range(10)}
+    tree = make_tree(tmp_path / "tree", small)
+    first = back_up(location, tree)
+    make_tree(tree, {"small-0": small["small-0"]})
+    back_up(location, tree)
+    forget(location, first)
+
+    report = run_prune(location, repack_below=0.5)
+
+    assert report.packs_repacked >= 1
+    assert_intact(location)
+    again = run_prune(location, repack_below=0.5)
+    assert again.packs_deleted == 0 and again.packs_repacked == 0
+
+
+def test_a_dry_run_changes_nothing(location: Path, tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", {"a": content(1)})
+    forget(location, back_up(location, tree))
+    names = sorted(stored.name for stored in LocalStorage(location).list(""))
+
+    report = run_prune(location, dry_run=True)
+
+    assert report.packs_deleted > 0 and report.bytes_deleted > 0
+    assert sorted(stored.name for stored in LocalStorage(location).list("")) == names
+
+
+def test_prune_refuses_when_a_snapshot_is_damaged(location: Path, tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", {"a": content(1)})
+    snapshot_id = back_up(location, tree)
+    path = location / "snapshots" / snapshot_id
+    damaged = bytearray(path.read_bytes())
+    damaged[-1] ^= 1
+    path.write_bytes(bytes(damaged))
+    packs = sorted(stored.name for stored in LocalStorage(location).list("data/"))
+
+    with pytest.raises(PruneRefused, match="damaged"):
+        run_prune(location)
+    assert sorted(stored.name for stored in LocalStorage(location).list("data/")) == packs
+
+
+# -- prune beside a backup ---------------------------------------------------------------------
+
+
+def test_a_session_that_began_before_the_plan_delays_the_sweep(location: Path, tmp_path: Path) -> None:
+    """The backup already knew the condemned blobs and uses them; the sweep waits, then rescues them."""
+    tree = make_tree(tmp_path / "tree", {"reused": content(7)})
+    forget(location, back_up(location, tree))
+    backup_repository = open_repository(location)
+    reports: list[PruneReport] = []
+    with locked(backup_repository):
+        run_before_commit(backup_repository, lambda: reports.append(run_prune(location)))
+        result = backup(backup_repository, [str(tree)], OPTIONS)
+    (during,) = reports
+    assert not during.finished and during.packs_deleted == 0
+    assert result.snapshot.summary["data_added"] == 0  # it deduplicated against the condemned blobs
+
+    after = run_prune(location)
+
+    assert after.finished and after.packs_rescued > 0
+    assert_intact(location)
+
+
+def test_a_session_that_began_after_the_plan_stores_condemned_data_again(
+    location: Path, tmp_path: Path
+) -> None:
+    """A plan waits for an older session; a backup starting now must not rely on condemned packs,
+    because the sweep may run (the older session having ended) before this backup commits."""
+    tree = make_tree(tmp_path / "tree", {"reused": content(8)})
+    forget(location, back_up(location, tree))
+    older = open_repository(location)
+    older_lock = locked(older)
+    older_lock.__enter__()
+    assert not run_prune(location).finished  # the plan now waits for the older session
+
+    backup_repository = open_repository(location)
+    sweeps: list[PruneReport] = []
+
+    def older_ends_and_prune_sweeps() -> None:
+        older_lock.__exit__(None, None, None)
+        sweeps.append(run_prune(location))
+
+    with locked(backup_repository):
+        run_before_commit(backup_repository, older_ends_and_prune_sweeps)
+        result = backup(backup_repository, [str(tree)], OPTIONS)
+    (sweep,) = sweeps
+    assert sweep.plans_finished and sweep.packs_deleted > 0
+    assert result.snapshot.summary["data_added"] > 0
+    assert_intact(location)
+    # The sweep's prune also planned again, and that plan waited for this backup's new packs.
+    final = run_prune(location)
+    assert final.finished and final.packs_rescued > 0
+    assert_intact(location)
+
+
+def test_a_void_plan_left_by_a_dead_prune_is_removed(location: Path, tmp_path: Path) -> None:
+    from resguardo.engine.pruneplan import PrunePlan
+
+    repository = open_repository(location)
+    plan = PrunePlan(id="dead", created="2026-01-01T00:00:00+00:00", condemned=[b"\x01" * 32])
+    repository.storage.save(PRUNE_PREFIX + plan.id, plan.to_bytes(repository.keys))
+
+    report = run_prune(location)
+
+    assert report.plans_void == ["dead"]
+    assert not list(repository.storage.list(PRUNE_PREFIX))
+
+
+def test_a_sweep_replaces_the_epoch_so_metadata_caches_are_not_trusted(
+    location: Path, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "tree", {"a": content(3)})
+    forget(location, back_up(location, tree))
+    before = open_repository(location)
+    with locked(before):
+        epoch_before = before.prune_epoch
+    cache_path = str(tmp_path / "cache.msgpack")
+    cache = DirectoryCache(cache_path, epoch_before)
+    cache.put(b"/tree", CachedDirectory(b"f" * 32, b"c" * 32, b"t" * 32))
+    cache.save()
+
+    run_prune(location)
+
+    after = open_repository(location)
+    with locked(after):
+        assert after.prune_epoch != epoch_before
+        assert DirectoryCache(cache_path, after.prune_epoch).get(b"/tree") is None
+    assert DirectoryCache(cache_path, epoch_before).get(b"/tree") is not None
+
+
+def test_packs_a_pending_plan_condemns_are_left_out_of_a_new_session(location: Path, tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", {"a": content(4)})
+    forget(location, back_up(location, tree))
+    holder = open_repository(location)
+    with locked(holder):
+        assert not run_prune(location).finished
+        (stored,) = LocalStorage(location).list(PRUNE_PREFIX)
+        newcomer = open_repository(location)
+        condemned_pack = next(iter(newcomer.index.packs()))
+        with locked(newcomer):
+            assert newcomer.index_rewritten
+            assert condemned_pack in newcomer.excluded_packs
+            assert not newcomer.index.has_pack(condemned_pack)
+        assert LocalStorage(location).exists(pack_name(condemned_pack))
+        assert stored.name.startswith(PRUNE_PREFIX)

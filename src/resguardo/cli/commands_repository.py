@@ -234,7 +234,9 @@ def _lock_json(lock: LockInfo) -> dict[str, object]:
         "hostname": lock.hostname,
         "pid": lock.pid,
         "username": lock.username,
+        "kind": lock.kind,
         "exclusive": lock.exclusive,
+        "created": lock.created.isoformat(),
         "time": lock.time.isoformat(),
     }
 

@@ -203,6 +203,29 @@ def test_a_session_that_began_after_the_plan_stores_condemned_data_again(
     assert_intact(location)
 
 
+def test_a_snapshot_finished_beside_a_pending_plan_restores_before_the_sweep(
+    location: Path, tmp_path: Path
+) -> None:
+    """Its data may sit only in condemned packs until the next prune rescues them: still readable."""
+    tree = make_tree(tmp_path / "tree", {"reused": content(9)})
+    forget(location, back_up(location, tree))
+    backup_repository = open_repository(location)
+    with locked(backup_repository):
+        reports: list[PruneReport] = []
+        run_before_commit(backup_repository, lambda: reports.append(run_prune(location)))
+        snapshot = backup(backup_repository, [str(tree)], OPTIONS).snapshot
+    assert not reports[0].finished
+    assert list(LocalStorage(location).list(PRUNE_PREFIX)), "the plan still waits for the next prune"
+
+    reader = open_repository(location)
+    with locked(reader):
+        from resguardo.engine.restorer import restore
+
+        restore(reader, snapshot, str(tmp_path / "restored"), processes=False)
+    (restored,) = (tmp_path / "restored").rglob("reused")
+    assert restored.read_bytes() == content(9)
+
+
 def test_a_void_plan_left_by_a_dead_prune_is_removed(location: Path, tmp_path: Path) -> None:
     from resguardo.engine.pruneplan import PrunePlan
 
@@ -246,10 +269,13 @@ def test_packs_a_pending_plan_condemns_are_left_out_of_a_new_session(location: P
         assert not run_prune(location).finished
         (stored,) = LocalStorage(location).list(PRUNE_PREFIX)
         newcomer = open_repository(location)
-        condemned_pack = next(iter(newcomer.index.packs()))
+        blob_id, location_before = next(iter(newcomer.index.blobs()))
+        condemned_pack = location_before.pack_id
         with locked(newcomer):
             assert newcomer.index_rewritten
             assert condemned_pack in newcomer.excluded_packs
-            assert not newcomer.index.has_pack(condemned_pack)
+            assert not newcomer.has_usable_blob(blob_id)  # a writer stores it again
+            assert not newcomer.has_blob(blob_id)
+            assert newcomer.load_blob(blob_id)  # a reader still finds it
         assert LocalStorage(location).exists(pack_name(condemned_pack))
         assert stored.name.startswith(PRUNE_PREFIX)

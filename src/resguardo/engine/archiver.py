@@ -329,7 +329,7 @@ class _Archiver:
             and previous.mtime_ns == status.st_mtime_ns
             and previous.ctime_ns == status.st_ctime_ns
             and previous.inode == status.st_ino
-            and all(blob in self.repository.index for blob in previous.content)
+            and all(self.repository.has_usable_blob(blob) for blob in previous.content)
         )
         if unchanged and previous is not None:
             node = node_from_stat(name, path, status, with_xattrs=False)
@@ -450,7 +450,7 @@ class _Archiver:
         if (
             cached is not None
             and cached.fingerprint == fingerprint
-            and cached.tree_id in self.repository.index
+            and self.repository.has_usable_blob(cached.tree_id)
         ):
             unchanged_files = other_entries = unchanged_bytes = 0
             for child_name, child_path, child_status in listing:

@@ -295,7 +295,10 @@ class ContentWorkers:
         self.failure: ResguardoError | None = None
         self.next_number = 0
         self.current = self._new_batch()
-        known = b"".join(blob_id for blob_id, _location in repository.index.blobs())
+        excluded = repository.excluded_packs
+        known = b"".join(
+            blob_id for blob_id, location in repository.index.blobs() if location.pack_id not in excluded
+        )
         setup = (repository.storage, repository.keys.master_secret, repository.config.to_bytes(), known)
         self.workers = [_WorkerProcess(setup) for _ in range(workers)]
         self.collectors = [

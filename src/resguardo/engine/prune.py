@@ -263,17 +263,10 @@ def _still_waiting(repository: Repository, plan: PrunePlan) -> list[str]:
 def _rescued_packs(repository: Repository, plan: PrunePlan) -> set[bytes]:
     """Return the condemned packs that hold a blob some snapshot needs and no other pack holds."""
     condemned = set(plan.condemned)
-    repository.load_index(exclude_packs=())
-    used = used_blobs(repository, _current_snapshots(repository))
-    full_index = repository.index  # a second index, without the condemned packs, tells what is elsewhere
-    repository.load_index(exclude_packs=condemned)
-    elsewhere = repository.index
-    repository.index = full_index
+    repository.load_index(exclude_packs=condemned)  # a blob found in a condemned pack is nowhere else
     rescued = set()
-    for blob_id in used:
-        if blob_id in elsewhere:
-            continue
-        location = full_index.lookup(blob_id)
+    for blob_id in used_blobs(repository, _current_snapshots(repository)):
+        location = repository.index.lookup(blob_id)
         if location is not None and location.pack_id in condemned:
             rescued.add(location.pack_id)
     return rescued

@@ -163,9 +163,11 @@ class Repository:
     # -- index ------------------------------------------------------------------------------
 
     def load_index(self, exclude_packs: Collection[bytes] | None = None) -> None:
-        """Read every index file into memory, leaving out the packs in ``exclude_packs``.
+        """Read every index file into memory; blobs only in ``exclude_packs`` are readable, not reusable.
 
-        ``exclude_packs`` defaults to the packs excluded so far (those a pending prune will delete).
+        ``exclude_packs`` (default: those excluded so far) are the packs a pending prune will delete:
+        their blobs stay readable (a snapshot may still need them), but :meth:`has_usable_blob` is
+        False for a blob stored only there, so writers store it again rather than refer to it.
 
         A damaged index file does not stop the repository from opening: it is skipped and named in
         :attr:`damaged_index_names`, and the packs that no readable index lists are then indexed from
@@ -176,6 +178,7 @@ class Repository:
         names = []
         damaged = []
         excluded = self.excluded_packs if exclude_packs is None else frozenset(exclude_packs)
+        condemned: list[PackRecord] = []
         for stored in self.storage.list(INDEX_PREFIX):
             name = stored.name
             try:
@@ -184,9 +187,14 @@ class Repository:
                 damaged.append(name)
                 continue
             for record in records:
-                if record.id not in excluded:
+                if record.id in excluded:
+                    condemned.append(record)
+                else:
                     index.add_pack(record)
             names.append(name)
+        # Last, so that a blob also stored elsewhere is found there (the first location added wins).
+        for record in condemned:
+            index.add_pack(record)
         self.index = index
         self.index_names = names
         self.damaged_index_names = damaged
@@ -199,9 +207,9 @@ class Repository:
     def begin_session(self, guard: Callable[[], None] | None = None) -> None:
         """Bring the index up to date with prune, once this process's lock is written.
 
-        Reads the pending prune plans first, then lists the index files: when a plan exists, its
-        condemned packs are left out of the index (their blobs count as absent, so a backup stores
-        them again instead of referring to packs about to be deleted); when an index file loaded
+        Reads the pending prune plans first, then lists the index files: when a plan exists, the
+        blobs only its condemned packs hold stay readable but count as absent for writing (a backup
+        stores them again instead of referring to packs about to be deleted); when an index file loaded
         earlier is gone, a prune finished meanwhile and the index is loaded again. In both cases
         :attr:`index_rewritten` becomes True (the archiver then distrusts its metadata cache).
         The order matters: see "Prune" in docs/format.md for why it is safe.
@@ -219,7 +227,7 @@ class Repository:
             self.prune_epoch = ""
         condemned: set[bytes] = set()
         for plan in list_plans(self.storage, self.keys):
-            condemned.update(plan.condemned)
+            condemned.update(plan.condemned)  # read before the index files are listed: see docs/format.md
         if not self.index_names and not self.damaged_index_names and not len(self.index):
             if condemned:  # opened without an index: only exclusions to remember for a later load
                 self.excluded_packs = frozenset(condemned)
@@ -231,7 +239,6 @@ class Repository:
             self.index_rewritten = True
             self.load_index(exclude_packs=condemned)
             with self._lock:
-                self._unindexed = [record for record in self._unindexed if record.id not in condemned]
                 for record in self._unindexed:
                     self.index.add_pack(record)
 
@@ -267,10 +274,17 @@ class Repository:
 
     # -- writing blobs ----------------------------------------------------------------------
 
+    def has_usable_blob(self, blob_id: bytes) -> bool:
+        """Return True when the index holds the blob in a pack no pending prune will delete."""
+        if not self.excluded_packs:
+            return blob_id in self.index
+        location = self.index.lookup(blob_id)
+        return location is not None and location.pack_id not in self.excluded_packs
+
     def has_blob(self, blob_id: bytes) -> bool:
-        """Return True when the blob is stored or about to be."""
+        """Return True when the blob is stored (in a pack that stays) or about to be."""
         with self._lock:
-            return blob_id in self.index or blob_id in self._pending
+            return self.has_usable_blob(blob_id) or blob_id in self._pending
 
     def save_blob(
         self, blob_type: int, data: bytes | memoryview, blob_id: bytes | None = None
@@ -291,7 +305,7 @@ class Repository:
         if blob_id is None:
             blob_id = self.keys.blob_id(data)
         with self._lock:
-            if blob_id in self.index or blob_id in self._pending:
+            if self.has_usable_blob(blob_id) or blob_id in self._pending:
                 return blob_id, 0
             self._pending.add(blob_id)
         stored, compression = self.compressor.compress(data)
@@ -313,7 +327,7 @@ class Repository:
             StorageError: a full pack could not be written.
         """
         with self._lock:
-            if blob_id in self.index or blob_id in self._pending:
+            if self.has_usable_blob(blob_id) or blob_id in self._pending:
                 return False
             self._pending.add(blob_id)
         self._add_envelope(blob_type, blob_id, envelope, raw_length, compression)

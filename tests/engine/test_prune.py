@@ -279,3 +279,21 @@ def test_packs_a_pending_plan_condemns_are_left_out_of_a_new_session(location: P
             assert newcomer.load_blob(blob_id)  # a reader still finds it
         assert LocalStorage(location).exists(pack_name(condemned_pack))
         assert stored.name.startswith(PRUNE_PREFIX)
+
+
+def test_prune_removes_temporary_files_abandoned_long_ago_and_keeps_recent_ones(location: Path) -> None:
+    import os
+    import time
+
+    old = location / "data" / "ab" / ".tmp-abandoned.1234"
+    recent = location / "data" / "ab" / ".tmp-being-written.5678"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(b"torn")
+    recent.write_bytes(b"in progress")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+
+    report = run_prune(location)
+
+    assert report.temporary_files_removed == 1
+    assert not old.exists() and recent.exists()

@@ -6,9 +6,11 @@ into place and the directory is flushed too, so a crash leaves either the old st
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,6 +168,28 @@ class LocalStorage:
             path.unlink(missing_ok=True)
         except OSError as error:
             raise _describe_os_error(error, "delete", path) from error
+
+    def remove_abandoned_temporary_files(self, older_than: float) -> int:
+        """Delete temporary files (left by writes that a crash cut short) untouched for ``older_than`` s.
+
+        A write in progress renews its file's modification time as it writes, so only files far older
+        than any write takes are removed.
+
+        Returns:
+            how many files were removed.
+        """
+        limit = time.time() - older_than
+        removed = 0
+        for directory, _subdirectories, files in os.walk(self.root):
+            for file_name in files:
+                if not file_name.startswith(TEMPORARY_PREFIX):
+                    continue
+                path = os.path.join(directory, file_name)
+                with contextlib.suppress(OSError):
+                    if os.stat(path).st_mtime < limit:
+                        os.unlink(path)
+                        removed += 1
+        return removed
 
     def close(self) -> None:
         """Nothing to release."""

@@ -34,6 +34,9 @@ from resguardo.engine.repository import INDEX_PREFIX, SNAPSHOTS_PREFIX, Reposito
 from resguardo.engine.snapshot import Snapshot
 from resguardo.engine.tree import DIRECTORY, decode_tree
 
+ABANDONED_AFTER = 24 * 3600.0
+"""Seconds after which a temporary file of an unfinished write is taken for abandoned by a crash."""
+
 
 class PruneRefused(ResguardoError):
     """Prune cannot know what is in use (a snapshot or tree is damaged), so it deletes nothing."""
@@ -73,6 +76,7 @@ class PruneReport:
     packs_rescued: int = 0
     packs_retained: list[tuple[str, str]] = field(default_factory=list)
     index_files_rewritten: int = 0
+    temporary_files_removed: int = 0
     plans_finished: list[str] = field(default_factory=list)
     plans_void: list[str] = field(default_factory=list)
     plan_waiting: str = ""
@@ -398,5 +402,15 @@ def prune(
                 report.waiting_for = waiting
             else:
                 _sweep(repository, plan, report)
+    if not options.dry_run:
+        report.temporary_files_removed = _remove_abandoned_temporary_files(repository)
     report.seconds = round(repository.clock.monotonic() - started, 3)
     return report
+
+
+def _remove_abandoned_temporary_files(repository: Repository) -> int:
+    """Remove temporary files of writes cut short by a crash, where the storage has such files."""
+    remove: Callable[[float], int] | None = getattr(
+        repository.storage, "remove_abandoned_temporary_files", None
+    )
+    return 0 if remove is None else remove(ABANDONED_AFTER)

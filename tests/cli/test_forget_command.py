@@ -221,7 +221,7 @@ def test_the_empty_policy_hint_names_the_options(repo: Repo, make_snapshot: Make
     assert "hint: give at least one --keep-* option" in outcome.stderr
 
 
-def test_forget_waits_for_no_shared_lock_but_stops_at_an_exclusive_one(
+def test_forget_runs_beside_a_shared_lock_but_stops_at_an_exclusive_one(
     repo: Repo, make_snapshot: MakeSnapshot
 ) -> None:
     ids = daily(make_snapshot, 3)

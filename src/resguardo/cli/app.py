@@ -158,13 +158,14 @@ def _register_commands() -> None:
         commands_backup,
         commands_browse,
         commands_check,
+        commands_forget,
         commands_prune,
         commands_repository,
         commands_restore,
     )
 
     modules = (commands_repository, commands_backup, commands_restore, commands_check, commands_browse)
-    for module in (*modules, commands_prune):
+    for module in (*modules, commands_forget, commands_prune):
         module.register(app)
 
 

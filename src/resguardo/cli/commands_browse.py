@@ -31,7 +31,9 @@ _TYPE_BITS = {
 }
 
 
-def _select(snapshots: list[Snapshot], host: str | None, tags: list[str], paths: list[str]) -> list[Snapshot]:
+def select_snapshots(
+    snapshots: list[Snapshot], host: str | None, tags: list[str], paths: list[str]
+) -> list[Snapshot]:
     """Return the snapshots of ``host`` (any when None) with all of ``tags`` and all of ``paths``."""
     wanted_paths = {os.path.normpath(os.path.abspath(path)) for path in paths}
     return [
@@ -68,7 +70,7 @@ def snapshots(
     settings = settings_of(ctx)
     output = settings.output
     with opened_repository(settings, with_index=False) as repository:
-        chosen = _select(list_snapshots(repository), host, tag or [], path or [])
+        chosen = select_snapshots(list_snapshots(repository), host, tag or [], path or [])
     if output.json_mode:
         output.json_document([snapshot.to_json() for snapshot in chosen])
         return

@@ -158,11 +158,19 @@ def _register_commands() -> None:
         commands_backup,
         commands_browse,
         commands_check,
+        commands_repair,
         commands_repository,
         commands_restore,
     )
 
-    for module in (commands_repository, commands_backup, commands_restore, commands_check, commands_browse):
+    for module in (
+        commands_repository,
+        commands_backup,
+        commands_restore,
+        commands_check,
+        commands_repair,
+        commands_browse,
+    ):
         module.register(app)
 
 

@@ -31,6 +31,7 @@ from resguardo.engine.index import decode_index_file
 from resguardo.engine.locks import locked
 from resguardo.engine.pack import BlobType
 from resguardo.engine.repair import repair_index, repair_snapshots
+from resguardo.engine.repair.trees import marked_name
 from resguardo.engine.repository import DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, Repository, pack_name
 from resguardo.engine.restorer import restore
 from resguardo.engine.snapshot import REPAIRED_TAG, Snapshot, list_snapshots
@@ -508,3 +509,11 @@ def test_repairing_snapshots_refuses_while_the_index_lists_missing_packs(world: 
 
     assert "repair index" in raised.value.hint
     assert world.names("") == before
+
+
+def test_a_marked_name_never_takes_a_name_already_in_the_directory() -> None:
+    taken = {b"report", b"report.damaged", b"report.damaged-2"}
+
+    assert marked_name(b"report", taken) == b"report.damaged-3"
+    assert marked_name(b"other", taken) == b"other.damaged"
+    assert {b"report.damaged-3", b"other.damaged"} <= taken

@@ -12,7 +12,14 @@ from resguardo.backends import MemoryStorage
 from resguardo.core.errors import IntegrityError, SnapshotNotFound
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.repository import SNAPSHOTS_PREFIX, Repository
-from resguardo.engine.snapshot import Snapshot, find_snapshot, list_snapshots, load_snapshot
+from resguardo.engine.snapshot import (
+    LostPath,
+    RepairRecord,
+    Snapshot,
+    find_snapshot,
+    list_snapshots,
+    load_snapshot,
+)
 from resguardo.engine.tree import (
     DIRECTORY,
     FILE,
@@ -177,6 +184,19 @@ def test_a_snapshot_document_round_trips_with_non_utf8_paths() -> None:
     assert stored_paths == [b"/srv/data", b"/srv/caf\xe9"]
 
 
+def test_a_repair_record_round_trips_and_an_ordinary_snapshot_stores_none() -> None:
+    lost = LostPath(
+        os.fsdecode(b"/srv/caf\xe9/a"), os.fsdecode(b"/srv/caf\xe9/a.damaged"), "file", 2, 4096, "gone"
+    )
+    snapshot = sample_snapshot(repair=RepairRecord(original="ab" * 32, time=START, lost=[lost]))
+    parsed = Snapshot.from_document("cd" * 32, snapshot.to_document())
+    assert parsed.repair == snapshot.repair
+    stored = msgpack.unpackb(snapshot.to_document())["repair"]
+    assert stored["lost"][0]["marked_as"] == b"/srv/caf\xe9/a.damaged"
+    assert parsed.to_json()["repair"]["lost"][0]["bytes_lost"] == 4096
+    assert "repair" not in msgpack.unpackb(sample_snapshot().to_document())
+
+
 def test_a_snapshot_as_json_is_complete() -> None:
     snapshot = sample_snapshot(id="ef" * 32)
     document = snapshot.to_json()
@@ -193,6 +213,12 @@ def test_a_snapshot_as_json_is_complete() -> None:
         ({"tree": b"short"}, "malformed tree"),
         ({"tree": "text" * 8}, "malformed tree"),
         ({"time": "yesterday"}, "malformed"),
+        ({"repair": "text"}, "malformed"),
+        ({"repair": {"original": "ab" * 32}}, "malformed"),
+        (
+            {"repair": {"original": "ab" * 32, "time": START.isoformat(), "lost": [{"path": b"/x"}]}},
+            "malformed",
+        ),
     ],
 )
 def test_a_malformed_snapshot_document_is_rejected(change: dict[str, object], message: str) -> None:

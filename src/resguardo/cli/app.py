@@ -160,12 +160,21 @@ def _register_commands() -> None:
         commands_check,
         commands_forget,
         commands_prune,
+        commands_repair,
         commands_repository,
         commands_restore,
     )
 
-    modules = (commands_repository, commands_backup, commands_restore, commands_check, commands_browse)
-    for module in (*modules, commands_forget, commands_prune):
+    for module in (
+        commands_repository,
+        commands_backup,
+        commands_restore,
+        commands_check,
+        commands_forget,
+        commands_prune,
+        commands_repair,
+        commands_browse,
+    ):
         module.register(app)
 
 

@@ -17,6 +17,96 @@ from resguardo.core.errors import IntegrityError, ObjectNotFound, SnapshotNotFou
 from resguardo.engine.repository import Repository
 
 SNAPSHOT_FORMAT_VERSION = 1
+REPAIRED_TAG = "repaired"
+
+
+@dataclass(frozen=True, slots=True)
+class LostPath:
+    """A path whose content a repair could not keep (see ``repair snapshots`` in docs/format.md).
+
+    Attributes:
+        path: the absolute path in the original snapshot.
+        marked_as: the absolute path of what is left of it in the repaired snapshot (renamed with
+            ``.damaged``); equal to ``path`` only for the root of the snapshot.
+        type: the tree node type, ``file`` or ``dir``.
+        missing_blobs: content blobs of a file that no pack holds any more (0 for a directory).
+        bytes_lost: bytes of a file's content that are gone (0 for a directory, whose size is unknown).
+        reason: why the content was lost, e.g. its tree could not be read.
+    """
+
+    path: str
+    marked_as: str
+    type: str
+    missing_blobs: int = 0
+    bytes_lost: int = 0
+    reason: str = ""
+
+    def to_map(self) -> dict[str, Any]:
+        """Return the entry as stored in a snapshot document (paths as bytes)."""
+        return {
+            "path": os.fsencode(self.path),
+            "marked_as": os.fsencode(self.marked_as),
+            "type": self.type,
+            "missing_blobs": self.missing_blobs,
+            "bytes_lost": self.bytes_lost,
+            "reason": self.reason,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the entry as a JSON-ready map."""
+        return {
+            "path": self.path,
+            "marked_as": self.marked_as,
+            "type": self.type,
+            "missing_blobs": self.missing_blobs,
+            "bytes_lost": self.bytes_lost,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RepairRecord:
+    """What ``repair snapshots`` did to make a snapshot: the one it replaces, when, and what was lost."""
+
+    original: str
+    time: datetime
+    lost: list[LostPath] = field(default_factory=list)
+
+    def to_map(self) -> dict[str, Any]:
+        """Return the record as stored in a snapshot document."""
+        return {
+            "original": self.original,
+            "time": self.time.isoformat(),
+            "lost": [item.to_map() for item in self.lost],
+        }
+
+    @classmethod
+    def from_map(cls, stored: dict[str, Any]) -> RepairRecord:
+        """Return the record from its stored map.
+
+        Raises:
+            KeyError, TypeError, ValueError: the map is malformed (the snapshot's parser reports it).
+        """
+        lost = [
+            LostPath(
+                path=os.fsdecode(item["path"]),
+                marked_as=os.fsdecode(item["marked_as"]),
+                type=str(item["type"]),
+                missing_blobs=int(item.get("missing_blobs", 0)),
+                bytes_lost=int(item.get("bytes_lost", 0)),
+                reason=str(item.get("reason", "")),
+            )
+            for item in stored.get("lost", [])
+        ]
+        return cls(original=str(stored["original"]), time=datetime.fromisoformat(stored["time"]), lost=lost)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the record as a JSON-ready map."""
+        return {
+            "original": self.original,
+            "time": self.time.isoformat(),
+            "lost": [item.to_json() for item in self.lost],
+        }
 
 
 @dataclass(slots=True)
@@ -34,6 +124,7 @@ class Snapshot:
     program_version: str = ""
     summary: dict[str, int | float] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
+    repair: RepairRecord | None = None
     id: str = ""
 
     @property
@@ -62,6 +153,8 @@ class Snapshot:
             "summary": self.summary,
             "unreadable": [os.fsencode(path) for path in self.unreadable],
         }
+        if self.repair is not None:
+            document["repair"] = self.repair.to_map()
         data: bytes = msgpack.packb(document)
         return data
 
@@ -81,6 +174,7 @@ class Snapshot:
             tree = document["tree"]
             if not isinstance(tree, bytes) or len(tree) != 32:
                 raise IntegrityError(f"snapshot {snapshot_id[:8]} has a malformed tree reference")
+            repair = document.get("repair")
             return cls(
                 id=snapshot_id,
                 time=datetime.fromisoformat(document["time"]),
@@ -94,8 +188,9 @@ class Snapshot:
                 program_version=str(document.get("program_version", "")),
                 summary=dict(document.get("summary", {})),
                 unreadable=[os.fsdecode(path) for path in document.get("unreadable", [])],
+                repair=None if repair is None else RepairRecord.from_map(repair),
             )
-        except (KeyError, TypeError, ValueError, msgpack.ExtraData) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, msgpack.ExtraData) as error:
             raise IntegrityError(f"snapshot {snapshot_id[:8]} is malformed: {error}") from None
 
     def to_json(self) -> dict[str, Any]:
@@ -115,6 +210,7 @@ class Snapshot:
             "summary": self.summary,
             "partial": self.partial,
             "unreadable": self.unreadable,
+            "repair": None if self.repair is None else self.repair.to_json(),
         }
 
 

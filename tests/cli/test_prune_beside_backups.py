@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from resguardo.backends import LocalStorage
-from resguardo.engine.repository import SNAPSHOTS_PREFIX, Repository
-from resguardo.engine.snapshot import list_snapshots
 from tests.cli.conftest import PASSPHRASE, Repo, run_subprocess, subprocess_env
 
 BACKUP_PROCESSES = 3
@@ -61,14 +59,9 @@ def run_backups(
 
 
 def forget_all_but_newest(repo: Repo, keep: int) -> None:
-    """Remove every snapshot but the newest ``keep`` of each host (what a retention policy does)."""
-    repository = Repository.open(LocalStorage(repo.path), PASSPHRASE.encode(), with_index=False)
-    by_host: dict[str, list[str]] = {}
-    for snapshot in list_snapshots(repository):
-        by_host.setdefault(snapshot.hostname, []).append(snapshot.id)
-    for ids in by_host.values():
-        for snapshot_id in ids[:-keep]:
-            repository.storage.remove(SNAPSHOTS_PREFIX + snapshot_id)
+    """Forget every snapshot but the newest ``keep`` of each host, through ``resguardo forget``."""
+    outcome = run_subprocess([*repo.options, "forget", "--keep-last", str(keep), "--group-by", "host"])
+    assert outcome.exit_code == 0, outcome.stderr
 
 
 @pytest.mark.slow

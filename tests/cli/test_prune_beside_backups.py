@@ -77,7 +77,7 @@ def test_backups_in_parallel_with_prune_in_a_loop_lose_nothing(repo: Repo) -> No
     prunes = deleted = repacked = 0
     while any(thread.is_alive() for thread in workers) or prunes < 2:
         forget_all_but_newest(repo, keep=2)
-        outcome = run_subprocess([*repo.options, "--json", "prune", "--repack-below", "60"])
+        outcome = run_subprocess([*repo.options, "--json", "prune", "--max-unused", "10"])
         assert outcome.exit_code == 0, outcome.stderr
         summary = outcome.json_lines()[-1]
         deleted += summary["packs_deleted"]

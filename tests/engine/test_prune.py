@@ -116,12 +116,23 @@ def test_prune_repacks_mostly_empty_packs_and_keeps_their_used_blobs(location: P
     back_up(location, tree)
     forget(location, first)
 
-    report = run_prune(location, repack_below=0.5)
+    report = run_prune(location, max_unused=0.0)
 
     assert report.packs_repacked >= 1
     assert_intact(location)
-    again = run_prune(location, repack_below=0.5)
+    again = run_prune(location, max_unused=0.0)
     assert again.packs_deleted == 0 and again.packs_repacked == 0
+
+
+def test_prune_repacks_the_emptiest_packs_until_little_enough_is_unused() -> None:
+    from resguardo.engine.prune import _packs_to_repack
+
+    sizes = {b"a": 100, b"b": 100, b"c": 100, b"d": 100, b"gone": 100}
+    usage = {b"a": 10, b"b": 90, b"c": 50, b"d": 100, b"gone": 0}
+
+    assert _packs_to_repack(usage, sizes, max_unused=0.0) == [b"a", b"c", b"b"]
+    assert _packs_to_repack(usage, sizes, max_unused=0.2) == [b"a"]  # 60 unused of 310 kept
+    assert _packs_to_repack(usage, sizes, max_unused=0.5) == []  # 150 of 400: already below
 
 
 def test_a_dry_run_changes_nothing(location: Path, tmp_path: Path) -> None:

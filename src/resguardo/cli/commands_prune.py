@@ -20,16 +20,16 @@ def prune(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Show what would be deleted and repacked; change nothing.")
     ] = False,
-    repack_below: Annotated[
-        int,
+    max_unused: Annotated[
+        float,
         typer.Option(
-            "--repack-below",
+            "--max-unused",
             metavar="PERCENT",
             min=0,
             max=100,
-            help="Repack packs whose used share is below PERCENT (0 never repacks).",
+            help="Repack until at most PERCENT of the stored bytes are unused (0: reclaim everything).",
         ),
-    ] = 50,
+    ] = 5,
     wait: Annotated[
         float,
         typer.Option(
@@ -57,7 +57,7 @@ def prune(
 
     settings = settings_of(ctx)
     output = settings.output
-    options = PruneOptions(repack_below=repack_below / 100, dry_run=dry_run, wait_seconds=wait)
+    options = PruneOptions(max_unused=max_unused / 100, dry_run=dry_run, wait_seconds=wait)
 
     def on_stale(lock: LockInfo) -> None:
         output.warning(f"ignoring a stale {lock.describe()}; 'resguardo unlock' removes it", operation="lock")
@@ -85,6 +85,7 @@ def _print_report(output: Output, report: PruneReport) -> None:
     if report.packs_rescued:
         output.result(f"kept {report.packs_rescued} packs that backups finished meanwhile refer to")
     if report.dry_run:
+        output.result(f"{format_size(report.bytes_unused)} of the stored data is unused")
         output.summary(
             f"would delete {report.packs_deleted} of {report.packs} packs"
             f" ({format_size(report.bytes_deleted)}), repacking {report.packs_repacked} of them"

@@ -49,13 +49,15 @@ class PruneOptions:
     """How much to do.
 
     Attributes:
-        repack_below: repack a pack whose used share of bytes is below this fraction (0 turns off).
+        max_unused: the share of the repository's bytes that may stay unused: packs with the largest
+            unused share are repacked until what remains unused is at most this (0 repacks every pack
+            holding an unused blob; 1 never repacks). Packs holding no used blob are always deleted.
         dry_run: only report what would be done; write and delete nothing.
         wait_seconds: how long to wait for older sessions before leaving the sweep to the next prune.
         poll_seconds: how often to look at the locks while waiting.
     """
 
-    repack_below: float = 0.5
+    max_unused: float = 0.05
     dry_run: bool = False
     wait_seconds: float = 0.0
     poll_seconds: float = 2.0
@@ -69,6 +71,7 @@ class PruneReport:
     snapshots: int = 0
     packs: int = 0
     packs_unused: int = 0
+    bytes_unused: int = 0
     packs_repacked: int = 0
     bytes_repacked: int = 0
     packs_deleted: int = 0
@@ -170,13 +173,18 @@ def _read_index_files(repository: Repository) -> dict[str, list[PackRecord]]:
     return files
 
 
-def _pack_usage(repository: Repository, used: set[bytes]) -> dict[bytes, int]:
-    """Return, for every indexed pack, the bytes of used blobs whose indexed copy it holds."""
+def _pack_usage(repository: Repository, used: set[bytes]) -> tuple[dict[bytes, int], dict[bytes, int]]:
+    """Return, for every indexed pack, the bytes of used blobs whose indexed copy it holds, and the
+    bytes of its blobs (the pack less its header: where its last indexed blob ends)."""
     usage = dict.fromkeys(repository.index.packs(), 0)
+    content = dict.fromkeys(usage, 0)
     for blob_id, location in repository.index.blobs():
+        pack_id = location.pack_id
         if blob_id in used:
-            usage[location.pack_id] += location.length
-    return usage
+            usage[pack_id] += location.length
+        end = location.offset + location.length
+        content[pack_id] = max(content[pack_id], end)
+    return usage, content
 
 
 # -- phase 1: the plan -------------------------------------------------------------------------
@@ -206,6 +214,25 @@ def _repack(repository: Repository, pack_ids: list[bytes], used: set[bytes], rep
     repository.flush()
 
 
+def _packs_to_repack(usage: dict[bytes, int], sizes: dict[bytes, int], max_unused: float) -> list[bytes]:
+    """Return the partly used packs to repack so that at most ``max_unused`` of all bytes stay unused.
+
+    Packs are taken in order of their unused share, largest first; packs with no used blob are not
+    listed (they are deleted anyway, and their bytes no longer count).
+    """
+    partly = [pack for pack, used_bytes in usage.items() if 0 < used_bytes < sizes[pack]]
+    kept_bytes = sum(sizes[pack] for pack, used_bytes in usage.items() if used_bytes > 0)
+    remaining_unused = sum(sizes[pack] - usage[pack] for pack in partly)
+    chosen = []
+    for pack in sorted(partly, key=lambda pack: usage[pack] / sizes[pack]):
+        if remaining_unused <= max_unused * kept_bytes:
+            break
+        chosen.append(pack)
+        remaining_unused -= sizes[pack] - usage[pack]
+        kept_bytes -= sizes[pack] - usage[pack]
+    return chosen
+
+
 def _make_plan(
     repository: Repository, own_lock: str, options: PruneOptions, report: PruneReport
 ) -> PrunePlan | None:
@@ -215,14 +242,13 @@ def _make_plan(
     snapshots = _current_snapshots(repository)
     report.snapshots = len(snapshots)
     used = used_blobs(repository, snapshots)
-    usage = _pack_usage(repository, used)
+    usage, content = _pack_usage(repository, used)
     sizes = repository.index.packs()
     report.packs = len(sizes)
     unused = [pack for pack, used_bytes in usage.items() if used_bytes == 0]
-    sparse = [
-        pack for pack, used_bytes in usage.items() if 0 < used_bytes < options.repack_below * sizes[pack]
-    ]
+    sparse = _packs_to_repack(usage, content, options.max_unused)
     report.packs_unused = len(unused)
+    report.bytes_unused = sum(content[pack] - usage[pack] for pack in usage)
     condemned = set(unused) | set(sparse)
     if not condemned:
         return None

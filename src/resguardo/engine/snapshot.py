@@ -19,6 +19,34 @@ from resguardo.engine.repository import Repository
 SNAPSHOT_FORMAT_VERSION = 1
 
 
+@dataclass(frozen=True, slots=True)
+class CopyOrigin:
+    """Where a copied snapshot came from: the source repository's ``id`` and the snapshot's ID there."""
+
+    repository: str
+    snapshot: str
+
+    def to_map(self) -> dict[str, str]:
+        """Return the origin as stored in the snapshot document (and in JSON output)."""
+        return {"repository": self.repository, "snapshot": self.snapshot}
+
+    @classmethod
+    def from_map(cls, stored: object) -> CopyOrigin | None:
+        """Return the origin from its stored map, or None when there is none.
+
+        Raises:
+            TypeError: the stored value is not a map of two strings.
+        """
+        if stored is None:
+            return None
+        if not isinstance(stored, dict):
+            raise TypeError("copied_from is not a map")
+        repository, snapshot = stored["repository"], stored["snapshot"]
+        if not isinstance(repository, str) or not isinstance(snapshot, str):
+            raise TypeError("copied_from holds a value that is not text")
+        return cls(repository, snapshot)
+
+
 @dataclass(slots=True)
 class Snapshot:
     """One snapshot; ``id`` is the hex name of its file (empty until saved)."""
@@ -34,6 +62,7 @@ class Snapshot:
     program_version: str = ""
     summary: dict[str, int | float] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
+    copied_from: CopyOrigin | None = None
     id: str = ""
 
     @property
@@ -62,6 +91,8 @@ class Snapshot:
             "summary": self.summary,
             "unreadable": [os.fsencode(path) for path in self.unreadable],
         }
+        if self.copied_from is not None:
+            document["copied_from"] = self.copied_from.to_map()
         data: bytes = msgpack.packb(document)
         return data
 
@@ -94,6 +125,7 @@ class Snapshot:
                 program_version=str(document.get("program_version", "")),
                 summary=dict(document.get("summary", {})),
                 unreadable=[os.fsdecode(path) for path in document.get("unreadable", [])],
+                copied_from=CopyOrigin.from_map(document.get("copied_from")),
             )
         except (KeyError, TypeError, ValueError, msgpack.ExtraData) as error:
             raise IntegrityError(f"snapshot {snapshot_id[:8]} is malformed: {error}") from None
@@ -115,6 +147,7 @@ class Snapshot:
             "summary": self.summary,
             "partial": self.partial,
             "unreadable": self.unreadable,
+            "copied_from": None if self.copied_from is None else self.copied_from.to_map(),
         }
 
 
@@ -189,3 +222,20 @@ def find_snapshot(
             f"{reference!r} matches {len(matches)} snapshots", "give more digits of the ID"
         )
     return load_snapshot(repository, matches[0])
+
+
+def select_snapshots(
+    snapshots: list[Snapshot], hostname: str | None, tags: list[str], paths: list[str]
+) -> list[Snapshot]:
+    """Return the snapshots of ``hostname`` (any when None) that carry all of ``tags`` and all of ``paths``.
+
+    ``paths`` must be absolute and normalized, as snapshots store them. The order is kept.
+    """
+    wanted_paths = set(paths)
+    return [
+        snapshot
+        for snapshot in snapshots
+        if (hostname is None or snapshot.hostname == hostname)
+        and set(tags) <= set(snapshot.tags)
+        and wanted_paths <= set(snapshot.paths)
+    ]

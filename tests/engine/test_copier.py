@@ -46,7 +46,9 @@ def reopen(repository: Repository, passphrase: bytes) -> Repository:
     return Repository.open(repository.storage, passphrase)
 
 
-def back_up(repository: Repository, path: Path, *, tags: tuple[str, ...] = (), host: str = "host-a") -> Snapshot:
+def back_up(
+    repository: Repository, path: Path, *, tags: tuple[str, ...] = (), host: str = "host-a"
+) -> Snapshot:
     result = backup(repository, [str(path)], BackupOptions(hostname=host, tags=tags, processes=False))
     assert not result.unreadable
     return result.snapshot
@@ -135,7 +137,9 @@ def test_two_snapshots_copied_between_repositories_with_other_keys_restore_ident
     assert not report.warnings, report.warnings
 
 
-def test_a_second_run_copies_nothing_reads_nothing_and_adds_nothing(tmp_path: Path, source_tree: Path) -> None:
+def test_a_second_run_copies_nothing_reads_nothing_and_adds_nothing(
+    tmp_path: Path, source_tree: Path
+) -> None:
     source = create(tmp_path / "a", SOURCE_PASSPHRASE)
     destination = create(tmp_path / "b", DESTINATION_PASSPHRASE)
     back_up(source, source_tree)
@@ -256,7 +260,6 @@ def test_a_copy_killed_midway_resumes_without_sending_again(tmp_path: Path, keep
     result = copy_all(source, destination, cache)
 
     assert len(result.copied) == 2
-    print(f"sent before the kill {sent}, then read {result.bytes_read}, added {result.bytes_added}")
     total = 7_200_000
     assert result.bytes_added < total - sent + 100_000  # what the killed run had not sent yet, and trees
     if keep_map:
@@ -331,7 +334,9 @@ def test_damaged_source_content_stops_the_copy_with_a_clear_error_and_keeps_earl
         copy_snapshots(reopen(source, SOURCE_PASSPHRASE), destination, [second], workers=2)
 
     assert "check --read-data" in (caught.value.hint or "")
-    assert [copy.copied_from.snapshot for copy in list_snapshots(destination) if copy.copied_from] == [first.id]
+    assert [copy.copied_from.snapshot for copy in list_snapshots(destination) if copy.copied_from] == [
+        first.id
+    ]
 
 
 def test_translation_records_that_are_torn_or_forged_are_ignored(tmp_path: Path) -> None:

@@ -158,12 +158,14 @@ def _register_commands() -> None:
         commands_backup,
         commands_browse,
         commands_check,
+        commands_copy,
         commands_repository,
         commands_restore,
     )
 
     for module in (commands_repository, commands_backup, commands_restore, commands_check, commands_browse):
         module.register(app)
+    commands_copy.register(app)
 
 
 _register_commands()

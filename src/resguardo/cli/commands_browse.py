@@ -35,7 +35,9 @@ def _select(snapshots: list[Snapshot], host: str | None, tags: list[str], paths:
     """Return the snapshots of ``host`` (any when None) with all of ``tags`` and all of ``paths``."""
     from resguardo.engine.snapshot import select_snapshots
 
-    return select_snapshots(snapshots, host, tags, [os.path.normpath(os.path.abspath(path)) for path in paths])
+    return select_snapshots(
+        snapshots, host, tags, [os.path.normpath(os.path.abspath(path)) for path in paths]
+    )
 
 
 def snapshots(

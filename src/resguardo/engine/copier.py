@@ -264,7 +264,10 @@ class _Copier:
         """
         try:
             plaintext = self.reader.plaintext(source_blob)
-            return self.destination.save_blob(BlobType.DATA, plaintext)
+            translated, added = self.destination.save_blob(BlobType.DATA, plaintext)
+            self.translations.add(source_blob, translated)
+            self.save_translations()  # at once, so that a kill loses at most the packs being filled
+            return translated, added
         finally:
             self.job_slots.release()
 
@@ -311,8 +314,9 @@ class _Copier:
         try:
             translated, added = future.result()
         except (IntegrityError, ObjectNotFound) as error:
-            raise IntegrityError(f"cannot copy {path} from the source: {error}", DAMAGED_SOURCE_HINT) from None
-        self.translations.add(source_blob, translated)
+            raise IntegrityError(
+                f"cannot copy {path} from the source: {error}", DAMAGED_SOURCE_HINT
+            ) from None
         self.result.blobs_read += 1
         if added:
             self.result.blobs_added += 1
@@ -356,7 +360,9 @@ class _Copier:
         try:
             nodes = self.source_trees.load(source_tree)
         except (IntegrityError, ObjectNotFound) as error:
-            raise IntegrityError(f"cannot copy {path} from the source: {error}", DAMAGED_SOURCE_HINT) from None
+            raise IntegrityError(
+                f"cannot copy {path} from the source: {error}", DAMAGED_SOURCE_HINT
+            ) from None
         hints = self.load_hints(hint)
         self.start_translations(nodes)
         self.current = path
@@ -383,7 +389,6 @@ class _Copier:
             self.result.trees_added += 1
             self.result.bytes_added += added
         self.trees[directory.source_tree] = tree
-        self.save_translations()
         self.report_progress()
         return tree
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def translation_file_path(cache_directory: str, destination_id: str, source_id: 
 class TranslationMap:
     """Source blob ID → destination blob ID, loaded from and appended to a file in the local cache.
 
+    :meth:`add` and :meth:`save_durable` may be called from several threads.
+
     Args:
         path: the map's file, or None to keep the map in memory only.
         master_secret: the destination repository's master secret (the tags' key is derived from it).
@@ -51,6 +54,7 @@ class TranslationMap:
         self.translations: dict[bytes, bytes] = {}
         self.unsaved: list[tuple[bytes, bytes]] = []
         self.loaded = 0
+        self._lock = threading.Lock()
         if path is not None:
             self._load(path)
 
@@ -90,19 +94,24 @@ class TranslationMap:
 
     def add(self, source_blob: bytes, destination_blob: bytes) -> None:
         """Remember a translation made now; it is saved once its destination blob is durable."""
-        if self.translations.get(source_blob) != destination_blob:
-            self.translations[source_blob] = destination_blob
-            self.unsaved.append((source_blob, destination_blob))
+        with self._lock:
+            if self.translations.get(source_blob) != destination_blob:
+                self.translations[source_blob] = destination_blob
+                self.unsaved.append((source_blob, destination_blob))
 
     def save_durable(self, is_durable: Callable[[bytes], bool]) -> int:
         """Append to the file the unsaved translations whose destination blob ``is_durable``.
 
         A failed write is ignored: the map is only a shortcut. Returns how many were written.
         """
-        ready = [pair for pair in self.unsaved if is_durable(pair[1])]
-        if not ready:
-            return 0
-        self.unsaved = [pair for pair in self.unsaved if not is_durable(pair[1])]
+        with self._lock:
+            ready = [pair for pair in self.unsaved if is_durable(pair[1])]
+            if not ready:
+                return 0
+            self.unsaved = [pair for pair in self.unsaved if not is_durable(pair[1])]
+            return self._append(ready)
+
+    def _append(self, ready: list[tuple[bytes, bytes]]) -> int:
         if self.path is None:
             return 0
         records = b"".join(

@@ -263,7 +263,8 @@ def test_a_copy_killed_midway_resumes_without_sending_again(tmp_path: Path, keep
     total = 7_200_000
     assert result.bytes_added < total - sent + 100_000  # what the killed run had not sent yet, and trees
     if keep_map:
-        assert result.bytes_read < total - sent + 1_200_000  # at most a pack's worth read twice
+        # Read again: the packs being written when it died, and the gaps between wanted blobs in a run.
+        assert result.bytes_read < total - sent + 2_500_000
     else:
         # Without the map, the first snapshot's 6.4 MB are read again (though not sent again).
         assert result.bytes_read > 6_200_000

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from resguardo.engine.snapshot import CopyOrigin, Snapshot, list_snapshots, load
 from resguardo.engine.tree import DIRECTORY, FILE, Node, encode_tree
 
 MAX_JOBS_IN_FLIGHT = 64
+MAX_DIRECTORIES_PENDING = 256
 DAMAGED_SOURCE_HINT = (
     "run 'resguardo check --read-data' on the source repository to see what is damaged; "
     "the snapshots copied before this one are kept"
@@ -190,14 +192,15 @@ def plan_copy(source: Repository, destination: Repository, snapshots: Sequence[S
 
 @dataclass(slots=True)
 class _Directory:
-    """A source directory being copied: its nodes, rewritten as its children are done."""
+    """A source directory being copied: its nodes, rewritten as its children are done, and the node
+    of its parent (``holder``) whose subtree becomes the destination tree when it is finished."""
 
     source_tree: bytes
     path: str
     nodes: list[Node]
     hints: tuple[dict[bytes, Node], dict[bytes, Node]] | None
+    holder: Node
     position: int = 0
-    waiting: Node | None = None
 
     def next_subdirectory(self) -> Node | None:
         """Return the next directory node not yet handled, or None when all are."""
@@ -245,6 +248,7 @@ class _Copier:
         self.destination_trees = _TreeReader(destination)
         self.reader = _BlobReader(self.counting, source.keys, verify=True)
         self.in_flight: dict[bytes, Future[tuple[bytes, int]]] = {}
+        self.finishing: deque[_Directory] = deque()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy")
         self.job_slots = threading.BoundedSemaphore(MAX_JOBS_IN_FLIGHT)
         self.result = CopyResult()
@@ -355,7 +359,9 @@ class _Copier:
                     self.translations.learn(source_blob, destination_blob)
         return source, destination
 
-    def open_directory(self, source_tree: bytes, hint: tuple[bytes, bytes] | None, path: str) -> _Directory:
+    def open_directory(
+        self, source_tree: bytes, hint: tuple[bytes, bytes] | None, path: str, holder: Node
+    ) -> _Directory:
         """Load a source directory, learn from its parent's, and start storing its files' content."""
         try:
             nodes = self.source_trees.load(source_tree)
@@ -366,7 +372,7 @@ class _Copier:
         hints = self.load_hints(hint)
         self.start_translations(nodes)
         self.current = path
-        return _Directory(source_tree, path, nodes, hints)
+        return _Directory(source_tree, path, nodes, hints, holder)
 
     def finish_directory(self, directory: _Directory) -> bytes:
         """Save a directory's tree with destination IDs (its subdirectories are done); return its ID."""
@@ -393,33 +399,42 @@ class _Copier:
         return tree
 
     def copy_tree(self, root: bytes, hint: tuple[bytes, bytes] | None) -> bytes:
-        """Copy a source tree and everything below it; return the destination tree's ID."""
+        """Copy a source tree and everything below it; return the destination tree's ID.
+
+        Directories are opened depth-first (which starts storing their files' content at once) and
+        finished in post-order from a queue, up to :data:`MAX_DIRECTORIES_PENDING` behind the walk,
+        so that the worker threads do not run dry at the end of each directory.
+        """
         if hint is not None:
             self.trees.setdefault(hint[0], hint[1])
         known = self.known_tree(root)
         if known is not None:
             return known
-        stack = [self.open_directory(root, hint, "/")]
-        while True:
+        holder = Node(name=b"/", type=DIRECTORY, subtree=root)
+        stack = [self.open_directory(root, hint, "/", holder)]
+        while stack:
             directory = stack[-1]
             child = directory.next_subdirectory()
-            if child is not None:
-                assert child.subtree is not None  # decode_tree checks every directory has one
-                known = self.known_tree(child.subtree)
-                if known is not None:
-                    child.subtree = known
-                    continue
-                directory.waiting = child
-                path = _join(directory.path, child.name)
-                stack.append(self.open_directory(child.subtree, directory.hint_for(child.name), path))
+            if child is None:
+                self.finishing.append(stack.pop())
+                self.finish_queued(MAX_DIRECTORIES_PENDING)
                 continue
-            tree = self.finish_directory(directory)
-            stack.pop()
-            if not stack:
-                return tree
-            waiting = stack[-1].waiting
-            assert waiting is not None
-            waiting.subtree = tree
+            assert child.subtree is not None  # decode_tree checks every directory has one
+            known = self.known_tree(child.subtree)
+            if known is not None:
+                child.subtree = known
+                continue
+            path = _join(directory.path, child.name)
+            stack.append(self.open_directory(child.subtree, directory.hint_for(child.name), path, child))
+        self.finish_queued(0)
+        assert holder.subtree is not None
+        return holder.subtree
+
+    def finish_queued(self, keep: int) -> None:
+        """Finish the oldest walked directories until ``keep`` remain queued."""
+        while len(self.finishing) > keep:
+            directory = self.finishing.popleft()
+            directory.holder.subtree = self.finish_directory(directory)
 
     # -- snapshots --------------------------------------------------------------------------
 

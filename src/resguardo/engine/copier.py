@@ -468,15 +468,16 @@ class _Copier:
             copied_from=CopyOrigin(self.source.config.id, snapshot.id),
         )
         copy.id = self.destination.save_snapshot_document(copy.to_document())
-        self.save_translations(force=True)
+        self.save_translations()
         return copy
 
-    def save_translations(self, *, force: bool = False) -> None:
-        """Append to the translation map the blobs whose destination packs are written by now."""
-        unsaved = self.translations.unsaved
-        index = self.destination.index
-        if unsaved and (force or unsaved[0][1] in index):
-            self.translations.save_durable(index.__contains__)
+    def save_translations(self) -> None:
+        """Append to the translation map the blobs whose destination packs are written by now.
+
+        What waits is at most the content of the packs being filled, so checking it all is cheap.
+        """
+        if self.translations.unsaved:
+            self.translations.save_durable(self.destination.index.__contains__)
 
     def report_progress(self, *, force: bool = False) -> None:
         if force or self.throttle.due():
@@ -596,7 +597,7 @@ def copy_snapshots(
         copier.close()
         with contextlib.suppress(ResguardoError):
             destination.flush()  # what was sent stays usable by the next run
-        copier.save_translations(force=True)
+        copier.save_translations()
         raise
     copier.close()
     copier.report_progress(force=True)

@@ -158,6 +158,7 @@ def _register_commands() -> None:
         commands_backup,
         commands_browse,
         commands_check,
+        commands_copy,
         commands_forget,
         commands_prune,
         commands_repair,
@@ -176,6 +177,7 @@ def _register_commands() -> None:
         commands_browse,
     ):
         module.register(app)
+    commands_copy.register(app)
 
 
 _register_commands()

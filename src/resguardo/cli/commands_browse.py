@@ -35,14 +35,11 @@ def select_snapshots(
     snapshots: list[Snapshot], host: str | None, tags: list[str], paths: list[str]
 ) -> list[Snapshot]:
     """Return the snapshots of ``host`` (any when None) with all of ``tags`` and all of ``paths``."""
-    wanted_paths = {os.path.normpath(os.path.abspath(path)) for path in paths}
-    return [
-        snapshot
-        for snapshot in snapshots
-        if (host is None or snapshot.hostname == host)
-        and set(tags) <= set(snapshot.tags)
-        and wanted_paths <= set(snapshot.paths)
-    ]
+    from resguardo.engine.snapshot import select_snapshots
+
+    return select_snapshots(
+        snapshots, host, tags, [os.path.normpath(os.path.abspath(path)) for path in paths]
+    )
 
 
 def snapshots(

@@ -124,3 +124,30 @@ def new_passphrase(new_password_file: str | None) -> bytes:
         "no new passphrase given, and standard input is not a terminal to ask for one",
         "pass --new-password-file FILE, or run in a terminal to be asked",
     )
+
+
+SOURCE_PASSWORD_ENV = "RESGUARDO_FROM_PASSWORD"  # noqa: S105 - the name of a variable, not a password
+SOURCE_PASSWORD_FILE_ENV = "RESGUARDO_FROM_PASSWORD_FILE"  # noqa: S105 - the name of a variable
+
+
+def source_passphrase(password_file: str | None) -> bytes:
+    """Return the passphrase of the repository ``copy`` reads from.
+
+    Taken from ``--from-password-file`` (or ``RESGUARDO_FROM_PASSWORD_FILE``), else
+    ``RESGUARDO_FROM_PASSWORD``, else a prompt on a terminal; never from the destination's settings.
+
+    Raises:
+        UsageError: no passphrase is available, the file cannot be read, or the prompt failed.
+    """
+    if password_file:
+        return read_password_file(password_file)
+    from_environment = os.environ.get(SOURCE_PASSWORD_ENV)
+    if from_environment:
+        return os.fsencode(from_environment)
+    if _stdin_is_terminal():
+        return _prompt("Source repository passphrase: ")
+    raise UsageError(
+        "no passphrase given for the source repository, and standard input is not a terminal to ask for one",
+        f"pass --from-password-file FILE (or set {SOURCE_PASSWORD_FILE_ENV}), set {SOURCE_PASSWORD_ENV}, "
+        "or run in a terminal to be asked",
+    )

@@ -109,6 +109,34 @@ class RepairRecord:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class CopyOrigin:
+    """Where a copied snapshot came from: the source repository's ``id`` and the snapshot's ID there."""
+
+    repository: str
+    snapshot: str
+
+    def to_map(self) -> dict[str, str]:
+        """Return the origin as stored in the snapshot document (and in JSON output)."""
+        return {"repository": self.repository, "snapshot": self.snapshot}
+
+    @classmethod
+    def from_map(cls, stored: object) -> CopyOrigin | None:
+        """Return the origin from its stored map, or None when there is none.
+
+        Raises:
+            TypeError: the stored value is not a map of two strings.
+        """
+        if stored is None:
+            return None
+        if not isinstance(stored, dict):
+            raise TypeError("copied_from is not a map")
+        repository, snapshot = stored["repository"], stored["snapshot"]
+        if not isinstance(repository, str) or not isinstance(snapshot, str):
+            raise TypeError("copied_from holds a value that is not text")
+        return cls(repository, snapshot)
+
+
 @dataclass(slots=True)
 class Snapshot:
     """One snapshot; ``id`` is the hex name of its file (empty until saved)."""
@@ -125,6 +153,7 @@ class Snapshot:
     summary: dict[str, int | float] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
     repair: RepairRecord | None = None
+    copied_from: CopyOrigin | None = None
     id: str = ""
 
     @property
@@ -155,6 +184,8 @@ class Snapshot:
         }
         if self.repair is not None:
             document["repair"] = self.repair.to_map()
+        if self.copied_from is not None:
+            document["copied_from"] = self.copied_from.to_map()
         data: bytes = msgpack.packb(document)
         return data
 
@@ -189,6 +220,7 @@ class Snapshot:
                 summary=dict(document.get("summary", {})),
                 unreadable=[os.fsdecode(path) for path in document.get("unreadable", [])],
                 repair=None if repair is None else RepairRecord.from_map(repair),
+                copied_from=CopyOrigin.from_map(document.get("copied_from")),
             )
         except (KeyError, TypeError, ValueError, AttributeError, msgpack.ExtraData) as error:
             raise IntegrityError(f"snapshot {snapshot_id[:8]} is malformed: {error}") from None
@@ -211,6 +243,7 @@ class Snapshot:
             "partial": self.partial,
             "unreadable": self.unreadable,
             "repair": None if self.repair is None else self.repair.to_json(),
+            "copied_from": None if self.copied_from is None else self.copied_from.to_map(),
         }
 
 
@@ -285,3 +318,20 @@ def find_snapshot(
             f"{reference!r} matches {len(matches)} snapshots", "give more digits of the ID"
         )
     return load_snapshot(repository, matches[0])
+
+
+def select_snapshots(
+    snapshots: list[Snapshot], hostname: str | None, tags: list[str], paths: list[str]
+) -> list[Snapshot]:
+    """Return the snapshots of ``hostname`` (any when None) that carry all of ``tags`` and all of ``paths``.
+
+    ``paths`` must be absolute and normalized, as snapshots store them. The order is kept.
+    """
+    wanted_paths = set(paths)
+    return [
+        snapshot
+        for snapshot in snapshots
+        if (hostname is None or snapshot.hostname == hostname)
+        and set(tags) <= set(snapshot.tags)
+        and wanted_paths <= set(snapshot.paths)
+    ]

@@ -14,6 +14,7 @@ import typer
 
 from resguardo.cli.output import format_size, format_table, format_time
 from resguardo.cli.session import opened_repository, settings_of
+from resguardo.cli.snapshot_filters import HostFilter, PathFilter, TagFilter
 
 if TYPE_CHECKING:
     from resguardo.engine.browse import Stats
@@ -44,17 +45,9 @@ def select_snapshots(
 
 def snapshots(
     ctx: typer.Context,
-    host: Annotated[
-        str | None, typer.Option("--host", metavar="NAME", help="Only snapshots of this host.")
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option("--tag", metavar="TAG", help="Only snapshots with this tag (repeatable: all of them)."),
-    ] = None,
-    path: Annotated[
-        list[str] | None,
-        typer.Option("--path", metavar="PATH", help="Only snapshots of this path (repeatable: all of them)."),
-    ] = None,
+    host: HostFilter = None,
+    tag: TagFilter = None,
+    path: PathFilter = None,
 ) -> None:
     """List the snapshots, oldest first.
 

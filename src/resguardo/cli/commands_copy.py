@@ -12,6 +12,7 @@ import typer
 from resguardo.cli.output import Output, format_size, format_time
 from resguardo.cli.passphrases import SOURCE_PASSWORD_FILE_ENV
 from resguardo.cli.session import cache_directory, opened_repository, settings_of, shared_lock
+from resguardo.cli.snapshot_filters import HostFilter, PathFilter, TagFilter
 
 if TYPE_CHECKING:
     from resguardo.engine.copier import CopyPlan, CopyResult
@@ -128,17 +129,9 @@ def copy(
             help="File holding the source's passphrase (else RESGUARDO_FROM_PASSWORD, else a prompt).",
         ),
     ] = None,
-    host: Annotated[
-        str | None, typer.Option("--host", metavar="NAME", help="Only snapshots of this host.")
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option("--tag", metavar="TAG", help="Only snapshots with this tag (repeatable: all of them)."),
-    ] = None,
-    path: Annotated[
-        list[str] | None,
-        typer.Option("--path", metavar="PATH", help="Only snapshots of this path (repeatable: all of them)."),
-    ] = None,
+    host: HostFilter = None,
+    tag: TagFilter = None,
+    path: PathFilter = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only say which snapshots would be copied.")
     ] = False,

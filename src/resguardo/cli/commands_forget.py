@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from resguardo.cli.session import opened_repository, settings_of, shared_lock
+from resguardo.cli.snapshot_filters import HostFilter, PathFilter, TagFilter
 
 if TYPE_CHECKING:
     from resguardo.cli.output import Output
@@ -119,19 +120,9 @@ def forget(
             help="Apply the policy per group of host,paths,tags ('' for one). [default: host,paths]",
         ),
     ] = None,
-    host: Annotated[
-        str | None, typer.Option("--host", metavar="NAME", help="Consider only snapshots of this host.")
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option("--tag", metavar="TAG", help="Consider only snapshots with this tag (repeatable: all)."),
-    ] = None,
-    path: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--path", metavar="PATH", help="Consider only snapshots of this path (repeatable: all)."
-        ),
-    ] = None,
+    host: HostFilter = None,
+    tag: TagFilter = None,
+    path: PathFilter = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Show what would be kept and removed; change nothing.")
     ] = False,

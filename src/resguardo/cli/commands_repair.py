@@ -13,6 +13,7 @@ import typer
 
 from resguardo.cli.output import Output, format_size, format_time
 from resguardo.cli.session import opened_repository, settings_of
+from resguardo.cli.snapshot_filters import HostFilter, PathFilter, TagFilter
 
 if TYPE_CHECKING:
     from resguardo.engine.repair import IndexRepairReport, SnapshotRepairReport
@@ -99,17 +100,9 @@ def repair_snapshots(
         ),
     ] = None,
     *,
-    host: Annotated[
-        str | None, typer.Option("--host", metavar="NAME", help="Only snapshots of this host.")
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option("--tag", metavar="TAG", help="Only snapshots with this tag (repeatable: all of them)."),
-    ] = None,
-    path: Annotated[
-        list[str] | None,
-        typer.Option("--path", metavar="PATH", help="Only snapshots of this path (repeatable: all of them)."),
-    ] = None,
+    host: HostFilter = None,
+    tag: TagFilter = None,
+    path: PathFilter = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Show what would be repaired; write and remove nothing.")
     ] = False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from resguardo.backends.base import Storage
 from resguardo.clock import SYSTEM_CLOCK, Clock
@@ -27,6 +27,7 @@ from resguardo.engine.compression import Compressor, decompress
 from resguardo.engine.config import RepositoryConfig
 from resguardo.engine.crypto import KdfParameters, RepositoryKeys, plain_id
 from resguardo.engine.index import BlobLocation, Index, PackRecord, decode_index_file, encode_index_file
+from resguardo.engine.indexcache import index_cache_path, read_index_cache, write_index_cache
 from resguardo.engine.keys import KeySlot, make_slot_file, parse_slot_file, slot_id
 from resguardo.engine.pack import PackBuilder, parse_pack, read_pack_header
 
@@ -37,6 +38,7 @@ INDEX_PREFIX = "index/"
 SNAPSHOTS_PREFIX = "snapshots/"
 LOCKS_PREFIX = "locks/"
 INDEX_PACKS_PER_FILE = 256
+CACHE_REWRITE_BELOW = 1_000_000  # blobs: below this, rewriting the index cache costs less than a second
 
 
 def pack_name(pack_id: bytes) -> str:
@@ -118,12 +120,19 @@ class Repository:
 
     @classmethod
     def open(
-        cls, storage: Storage, passphrase: bytes, *, clock: Clock = SYSTEM_CLOCK, with_index: bool = True
+        cls,
+        storage: Storage,
+        passphrase: bytes,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        with_index: bool = True,
+        cache_directory: str | None = None,
     ) -> Repository:
         """Unlock the repository with ``passphrase`` and (unless ``with_index`` is false) load its index.
 
         Commands that only read snapshots or key slots open without the index, which costs time in
-        proportion to the repository's size.
+        proportion to the repository's size. ``cache_directory`` is the local cache folder, where the
+        index is kept memory-mapped between runs (None: no index cache; see :meth:`load_index`).
 
         Raises:
             RepositoryNotFound: there is no repository at the location.
@@ -150,37 +159,70 @@ class Repository:
         config = RepositoryConfig.from_bytes(keys.decrypt(storage.load(CONFIG_NAME)))
         repository = cls(storage, keys, config, clock)
         if with_index:
-            repository.load_index()
+            repository.load_index(cache_directory=cache_directory)
         return repository
 
     # -- index ------------------------------------------------------------------------------
 
-    def load_index(self) -> None:
-        """Read every index file into memory.
+    def load_index(self, *, cache_directory: str | None = None, exclude_packs: Iterable[bytes] = ()) -> None:
+        """Read every index file into memory (or map it from the local index cache).
 
         A damaged index file does not stop the repository from opening: it is skipped and named in
         :attr:`damaged_index_names`, and the packs that no readable index lists are then indexed from
         their own headers, so that every intact blob stays readable (``check`` reports the damage, and
         the next backup writes a new index file for those packs).
+
+        Args:
+            cache_directory: the local cache folder; the index is kept there as a memory-mapped file
+                (see :mod:`indexcache`) so that the next open decodes only new index files. None: no cache.
+            exclude_packs: packs to leave out, as if no index listed them: a blob they hold that
+                another pack holds too is located in the other pack.
         """
-        index = Index()
-        names = []
-        damaged = []
-        for stored in self.storage.list(INDEX_PREFIX):
-            name = stored.name
-            try:
-                records = decode_index_file(self.keys, name, self.storage.load(name))
-            except (IntegrityError, ObjectNotFound):
-                damaged.append(name)
-                continue
-            for record in records:
-                index.add_pack(record)
-            names.append(name)
+        names = [stored.name for stored in self.storage.list(INDEX_PREFIX)]
+        cache_path = index_cache_path(cache_directory, self.config.id) if cache_directory else None
+        cached = read_index_cache(cache_path) if cache_path else None
+        if cached is not None and cached.names <= set(names):
+            index, covered = cached.index, cached.names
+        else:
+            index, covered = Index(), frozenset()
+        cached_blobs = len(index)
+        loaded: list[str] = []
+        damaged: list[str] = []
+
+        def new_records() -> Iterator[PackRecord]:
+            for name in names:
+                if name in covered:
+                    continue
+                try:
+                    records = decode_index_file(self.keys, name, self.storage.load(name))
+                except (IntegrityError, ObjectNotFound):
+                    damaged.append(name)
+                    continue
+                loaded.append(name)
+                yield from records
+
+        index.add_packs(new_records())
+        if (
+            cache_path
+            and loaded
+            and (cached_blobs < CACHE_REWRITE_BELOW or len(index) - cached_blobs > cached_blobs // 16)
+        ):
+            index = self._rewrite_index_cache(cache_path, [*covered, *loaded], index)
+        index.remove_packs(exclude_packs)
         self.index = index
-        self.index_names = names
+        self.index_names = [name for name in names if name in covered or name in set(loaded)]
         self.damaged_index_names = damaged
         if damaged:
             self.adopt_unindexed_packs()
+
+    @staticmethod
+    def _rewrite_index_cache(path: str, names: list[str], index: Index) -> Index:
+        """Write the index cache; return the index mapped from it (its memory can be paged out), or ``index``."""
+        if write_index_cache(path, names, index):
+            mapped = read_index_cache(path)
+            if mapped is not None and mapped.names == frozenset(names) and len(mapped.index) == len(index):
+                return mapped.index
+        return index
 
     def adopt_unindexed_packs(self) -> list[str]:
         """Add to the index every stored pack that no index file lists (left by an interrupted backup).

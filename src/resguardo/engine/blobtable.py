@@ -40,6 +40,11 @@ Record = tuple[int, int, int, int, int, int]  # (pack number, type, offset, leng
 Array = npt.NDArray[Any]
 
 
+def bytes_of(column: Array) -> memoryview:
+    """Return a byte view of a contiguous column (no copy)."""
+    return np.ascontiguousarray(column).reshape(-1).view(np.uint8).data.cast("B")
+
+
 def split_ids(ids: bytes) -> tuple[Array, Array]:
     """Return the key and tail columns of concatenated 32-byte IDs."""
     raw = np.frombuffer(ids, dtype=np.uint8).reshape(-1, ID_SIZE)
@@ -66,16 +71,16 @@ class BlobTable:
         columns: one array per name of :data:`COLUMN_NAMES`, all of the same length, sorted by key.
     """
 
-    __slots__ = ("columns", "keys", "tails", "_key_view", "_tail_view", "_field_views")
+    __slots__ = ("_field_views", "_key_view", "_tail_view", "columns", "keys", "tails")
 
     def __init__(self, columns: dict[str, Array]) -> None:
         self.columns = columns
         self.keys = columns["keys"]
         self.tails = columns["tails"]
-        self._key_view = memoryview(self.keys).cast("B").cast("Q") if len(self.keys) else memoryview(b"")
-        self._tail_view = memoryview(self.tails.view(np.uint8).reshape(-1)) if len(self.keys) else None
+        self._key_view = bytes_of(self.keys).cast("Q") if len(self.keys) else memoryview(b"")
+        self._tail_view = bytes_of(self.tails) if len(self.keys) else None
         self._field_views = tuple(
-            memoryview(columns[name]).cast("B").cast("I" if columns[name].itemsize == 4 else "B")
+            bytes_of(columns[name]).cast("I" if columns[name].itemsize == 4 else "B")
             if len(self.keys)
             else memoryview(b"")
             for name in ("packs", "types", "offsets", "lengths", "raw_lengths", "compressions")

@@ -26,7 +26,7 @@ import contextlib
 import mmap
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -35,7 +35,7 @@ import blake3
 import msgpack
 import numpy as np
 
-from resguardo.engine.blobtable import COLUMNS, Array, BlobTable, merge
+from resguardo.engine.blobtable import COLUMNS, Array, BlobTable, bytes_of, merge
 from resguardo.engine.index import Index
 
 MAGIC = b"RGIC0001"
@@ -113,10 +113,10 @@ def write_index_cache(path: str, names: Sequence[str], index: Index) -> bool:
             writer.pad()
             for name, _dtype in COLUMNS:
                 for segment in _merged_segments(base, newer, positions, live, name):
-                    writer.write(memoryview(np.ascontiguousarray(segment)).cast("B"))
+                    writer.write(bytes_of(segment))
                 writer.pad()
             for name, _dtype in COLUMNS:
-                writer.write(memoryview(np.ascontiguousarray(duplicates.columns[name])).cast("B"))
+                writer.write(bytes_of(duplicates.columns[name]))
                 writer.pad()
             stream.write(writer.hasher.digest())
         os.replace(temporary, path)
@@ -135,7 +135,9 @@ def _live_rows(table: BlobTable, live: Array) -> int:
     return count
 
 
-def _merged_segments(base: BlobTable, newer: BlobTable, positions: Array, live: Array, name: str):  # type: ignore[no-untyped-def]
+def _merged_segments(
+    base: BlobTable, newer: BlobTable, positions: Array, live: Array, name: str
+) -> Iterator[Array]:
     """Yield one column of base and newer merged in key order, live rows only, a segment at a time.
 
     ``positions[j]`` is how many base rows sort before newer row ``j``; it goes just before that base row.
@@ -154,7 +156,7 @@ def _merged_segments(base: BlobTable, newer: BlobTable, positions: Array, live: 
 
 
 def read_index_cache(path: str) -> CachedIndex | None:
-    """Return the cached index, memory-mapped, or None when the file is missing, damaged or of another version."""
+    """Return the cached index, memory-mapped; None when the file is missing, damaged or outdated."""
     try:
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size

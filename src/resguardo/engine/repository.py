@@ -217,7 +217,7 @@ class Repository:
 
     @staticmethod
     def _rewrite_index_cache(path: str, names: list[str], index: Index) -> Index:
-        """Write the index cache; return the index mapped from it (its memory can be paged out), or ``index``."""
+        """Write the index cache; return the index mapped from it (pages the OS can evict), else ``index``."""
         if write_index_cache(path, names, index):
             mapped = read_index_cache(path)
             if mapped is not None and mapped.names == frozenset(names) and len(mapped.index) == len(index):

@@ -163,6 +163,8 @@ def read_index_cache(path: str) -> CachedIndex | None:
             if size < len(MAGIC) + _LENGTH.size + DIGEST_SIZE or not _digest_matches(stream, size):
                 return None
             mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            if hasattr(mmap, "MADV_RANDOM"):  # lookups jump around: no read-ahead
+                mapped.madvise(mmap.MADV_RANDOM)
         return _parse(mapped, size)
     except (OSError, ValueError, KeyError, TypeError, msgpack.ExtraData):
         return None

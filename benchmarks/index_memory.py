@@ -136,7 +136,8 @@ def main() -> None:
         wall, peak, output = timed([*opener, str(work / "cache-open")], environment, work)
         seconds, count = output.split()
         print(
-            f"open, {label} index cache: load {seconds} s ({int(count):,} blobs), peak RSS {peak / 1e6:.1f} MB"
+            f"open, {label} index cache: load {seconds} s ({int(count):,} blobs), "
+            f"peak RSS {peak / 1e6:.1f} MB"
         )
 
 

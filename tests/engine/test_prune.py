@@ -24,9 +24,7 @@ from resguardo.engine.snapshot import list_snapshots
 
 FAST_KDF = KdfParameters(memory_kib=1024, iterations=1, lanes=1)
 PASSPHRASE = b"prune tests"
-OPTIONS = (
-    BackupOptions(processes=False) if "processes" in BackupOptions.__dataclass_fields__ else BackupOptions()
-)
+OPTIONS = BackupOptions(processes=False)  # threads: the hooks below run in this process
 
 
 def content(seed: int, size: int = 300_000) -> bytes:
@@ -182,12 +180,13 @@ def test_a_session_that_began_before_the_plan_delays_the_sweep(location: Path, t
     assert_intact(location)
 
 
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "worker-processes"])
 def test_a_session_that_began_after_the_plan_stores_condemned_data_again(
-    location: Path, tmp_path: Path
+    location: Path, tmp_path: Path, processes: bool
 ) -> None:
     """A plan waits for an older session; a backup starting now must not rely on condemned packs,
     because the sweep may run (the older session having ended) before this backup commits."""
-    tree = make_tree(tmp_path / "tree", {"reused": content(8)})
+    tree = make_tree(tmp_path / "tree", {"reused": content(8, 3_000_000)})
     forget(location, back_up(location, tree))
     older = open_repository(location)
     older_lock = locked(older)
@@ -203,7 +202,7 @@ def test_a_session_that_began_after_the_plan_stores_condemned_data_again(
 
     with locked(backup_repository):
         run_before_commit(backup_repository, older_ends_and_prune_sweeps)
-        result = backup(backup_repository, [str(tree)], OPTIONS)
+        result = backup(backup_repository, [str(tree)], BackupOptions(processes=processes))
     (sweep,) = sweeps
     assert sweep.plans_finished and sweep.packs_deleted > 0
     assert result.snapshot.summary["data_added"] > 0

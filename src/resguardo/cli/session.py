@@ -124,7 +124,10 @@ def opened_repository_and_passphrase(
         if not storage.exists(CONFIG_NAME):
             raise RepositoryNotFound(f"there is no repository at {storage.location}")
         passphrase = current_passphrase(settings.password_file)
-        yield Repository.open(storage, passphrase, with_index=with_index), passphrase
+        repository = Repository.open(
+            storage, passphrase, with_index=with_index, cache_directory=cache_directory()
+        )
+        yield repository, passphrase
     finally:
         storage.close()
 

@@ -7,9 +7,10 @@ each file and the records of the packs it wrote. The parent keeps the index, the
 snapshot, and writes index files only for packs a worker has reported written — so the write order
 pack, index, snapshot holds across processes.
 
-Deduplication: each worker knows every blob of the repository when the backup starts, and every
-blob it stored itself. Two workers may store the same new chunk twice in one run; the index keeps
-one location and the other copy is unreferenced space that ``prune`` reclaims.
+Deduplication: a worker asks the parent about every chunk ID it has not asked about before (see
+:meth:`_Channel.claim`); the parent answers from the repository's index and from the chunks already
+granted to a worker. Workers do not get a copy of the index: with ten million blobs that copy would
+cost each of them hundreds of megabytes.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class _Worker:
     """
 
     def __init__(
-        self, channel: _Channel, storage: Storage, master_secret: bytes, config_document: bytes, known: bytes
+        self, channel: _Channel, storage: Storage, master_secret: bytes, config_document: bytes
     ) -> None:
         self.channel = channel
         self.storage = storage
@@ -84,7 +85,7 @@ class _Worker:
         self.config = RepositoryConfig.from_bytes(config_document)
         self.compressor = Compressor(self.config.compression_level)
         self.chunker = Chunker(self.keys.chunker_key, self.config.chunker)
-        self.known = {known[offset : offset + 32] for offset in range(0, len(known), 32)}
+        self.known: set[bytes] = set()  # every chunk ID this worker has asked the parent about
         self.builder = PackBuilder()
         self.written: list[PackRecord] = []
         self.blobs_added = 0
@@ -295,11 +296,7 @@ class ContentWorkers:
         self.failure: ResguardoError | None = None
         self.next_number = 0
         self.current = self._new_batch()
-        excluded = repository.excluded_packs
-        known = b"".join(
-            blob_id for blob_id, location in repository.index.blobs() if location.pack_id not in excluded
-        )
-        setup = (repository.storage, repository.keys.master_secret, repository.config.to_bytes(), known)
+        setup = (repository.storage, repository.keys.master_secret, repository.config.to_bytes())
         self.workers = [_WorkerProcess(setup) for _ in range(workers)]
         self.collectors = [
             threading.Thread(target=self._collect, args=(worker,), name="content-collector", daemon=True)
@@ -397,9 +394,18 @@ class ContentWorkers:
 
     def _grant(self, identifiers: list[bytes]) -> list[bool]:
         """Decide which new chunk IDs the asking worker stores: those nobody has or has claimed."""
-        index = self.repository.index
+        repository = self.repository
+        indexed = repository.index.contains_many(identifiers)
+        if repository.excluded_packs:  # a blob only in packs a pending prune deletes is stored again
+            indexed = [
+                known and repository.has_usable_blob(blob_id)
+                for blob_id, known in zip(identifiers, indexed, strict=True)
+            ]
         with self.claim_lock:
-            granted = [blob_id not in index and blob_id not in self.claimed for blob_id in identifiers]
+            granted = [
+                not known and blob_id not in self.claimed
+                for blob_id, known in zip(identifiers, indexed, strict=True)
+            ]
             self.claimed.update(identifiers)
         return granted
 

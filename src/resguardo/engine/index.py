@@ -13,13 +13,29 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import msgpack
+import numpy as np
 import zstandard
 
 from resguardo.core.errors import IntegrityError
+from resguardo.engine.blobtable import (
+    COLUMN_NAMES,
+    COLUMNS,
+    Array,
+    BlobTable,
+    Record,
+    columns_from_records,
+    merge,
+    sort_unique,
+    sorted_table,
+    split_ids,
+    table_from_records,
+)
 from resguardo.engine.crypto import ID_SIZE, RepositoryKeys
 from resguardo.engine.pack import BlobEntry
 
 INDEX_FORMAT_VERSION = 1
+OVERLAY_LIMIT = 16384
+BULK_CHUNK = 65536
 
 
 class BlobLocation(NamedTuple):
@@ -43,46 +59,257 @@ class PackRecord:
 
 
 class Index:
-    """Maps blob IDs to their locations; also knows every indexed pack and its size."""
+    """Maps blob IDs to their locations; also knows every indexed pack and its size.
+
+    Blobs live in sorted blob tables (:mod:`blobtable`, 50 bytes a blob): a base table (built in bulk
+    when the index is loaded, possibly memory-mapped from the local cache), a few smaller tables of
+    blobs added since, and a small dictionary of the latest additions, which becomes a table of its
+    own when it reaches :data:`OVERLAY_LIMIT` (tables of similar sizes are then merged, so there are
+    only a few). Each blob ID has one live location, the first one added; later locations of the same
+    blob are kept aside, and take over when :meth:`remove_packs` removes the first one.
+
+    Lookups may run in several threads while one thread adds packs.
+    """
 
     def __init__(self) -> None:
-        self._blobs: dict[bytes, tuple[bytes, int, int, int, int, int]] = {}
-        self._packs: dict[bytes, int] = {}
+        self._pack_ids: list[bytes] = []  # by pack number
+        self._pack_sizes: list[int] = []
+        self._numbers: dict[bytes, int] = {}  # live packs only
+        self._live = bytearray()  # 1 per live pack number
+        self._tables: tuple[BlobTable, ...] = ()  # the base first
+        self._overlay: dict[bytes, Record] = {}
+        self._duplicates: list[tuple[bytes, Record]] = []
+        self._base_duplicates = BlobTable.empty()
+        self._count = 0
+
+    @classmethod
+    def from_tables(
+        cls, pack_ids: list[bytes], pack_sizes: list[int], table: BlobTable, duplicates: BlobTable
+    ) -> Index:
+        """Return an index of a pack table, a sorted blob table and the later locations of its blobs.
+
+        The blob tables refer to packs by their position in ``pack_ids``; they are kept, not copied.
+        A pack whose size is -1 counts as removed, and ``table`` must hold no row of it.
+        """
+        index = cls()
+        index._pack_ids = list(pack_ids)
+        index._pack_sizes = list(pack_sizes)
+        index._live = bytearray(int(size >= 0) for size in pack_sizes)
+        index._numbers = {pack_id: number for number, pack_id in enumerate(pack_ids) if index._live[number]}
+        index._tables = (table,) if len(table) else ()
+        index._base_duplicates = duplicates
+        index._count = len(table)
+        return index
 
     def __len__(self) -> int:
-        return len(self._blobs)
+        return self._count
 
     def __contains__(self, blob_id: object) -> bool:
-        return blob_id in self._blobs
+        return isinstance(blob_id, bytes) and self._find(blob_id) is not None
+
+    def _find(self, blob_id: bytes) -> Record | None:
+        live = self._live
+        record = self._overlay.get(blob_id)
+        if record is not None and live[record[0]]:
+            return record
+        for table in self._tables:
+            row = table.find(blob_id)
+            if row >= 0:
+                record = table.record(row)
+                if live[record[0]]:
+                    return record
+        return None
+
+    def contains_many(self, blob_ids: list[bytes]) -> list[bool]:
+        """Return, for each blob ID, whether the index holds it (faster than ``in`` for many IDs)."""
+        if len(blob_ids) < 16 or not self._tables:
+            return [self._find(blob_id) is not None for blob_id in blob_ids]
+        keys, tails = split_ids(b"".join(blob_ids))
+        found = np.zeros(len(blob_ids), dtype=bool)
+        live = np.frombuffer(bytes(self._live), dtype=np.uint8)
+        for table in self._tables:
+            rows = table.find_many(keys, tails)
+            hit = rows >= 0
+            found[hit] |= live[table.columns["packs"][rows[hit]]].astype(bool)
+        overlay, flags = self._overlay, self._live
+        return [
+            bool(hit) or ((record := overlay.get(blob_id)) is not None and bool(flags[record[0]]))
+            for blob_id, hit in zip(blob_ids, found.tolist(), strict=True)
+        ]
 
     def add_pack(self, record: PackRecord) -> None:
         """Record every blob of a pack; a blob already indexed elsewhere keeps its first location."""
-        self._packs[record.id] = record.size
-        blobs = self._blobs
-        pack_id = record.id
+        number = self._numbers.get(record.id)
+        if number is None:
+            number = self._new_pack_number(record.id, record.size)
+        else:
+            self._pack_sizes[number] = record.size
+        overlay = self._overlay
         for entry in record.blobs:
-            if entry.id not in blobs:
-                # Plain tuples: building 10^5 named tuples costs more than the rest of loading.
-                blobs[entry.id] = (pack_id, entry[0], entry[2], entry[3], entry[4], entry[5])
+            fields = (number, entry[0], entry[2], entry[3], entry[4], entry[5])
+            current = self._find(entry.id)
+            if current is None:
+                overlay[entry.id] = fields
+                self._count += 1
+            elif current != fields:
+                self._duplicates.append((entry.id, fields))
+        if len(overlay) >= OVERLAY_LIMIT:
+            self._flush_overlay()
+
+    def add_packs(self, records: Iterable[PackRecord]) -> None:
+        """Record every blob of many packs at once (as :meth:`add_pack` would, in order, but in bulk).
+
+        Used to load index files: their blobs are collected in columns and sorted once, so loading
+        costs about 50 bytes a blob beyond the decoded files, and no Python object per blob survives.
+        """
+        if self._overlay:
+            self._flush_overlay()
+        parts: dict[str, list[Array]] = {name: [] for name in COLUMN_NAMES}
+        ids: list[bytes] = []
+        fields: list[Record] = []
+        for record in records:
+            number = self._numbers.get(record.id)
+            if number is None:
+                number = self._new_pack_number(record.id, record.size)
+            else:
+                self._pack_sizes[number] = record.size
+            for entry in record.blobs:
+                ids.append(entry[1])
+                fields.append((number, entry[0], entry[2], entry[3], entry[4], entry[5]))
+            if len(ids) >= BULK_CHUNK:
+                _append_columns(parts, columns_from_records(ids, fields))
+                ids, fields = [], []
+        if ids:
+            _append_columns(parts, columns_from_records(ids, fields))
+        del ids, fields
+        # One column at a time, releasing its parts, so that at most one column is held twice.
+        columns = {name: _concatenate_consuming(parts, name) for name in COLUMN_NAMES}
+        table, later = sort_unique(columns)
+        del columns
+        if not len(table):
+            return
+        live = np.frombuffer(bytes(self._live), dtype=np.uint8)
+        known = np.zeros(len(table), dtype=bool)
+        for existing in self._tables:
+            rows = existing.find_many(table.keys, table.tails)
+            hit = rows >= 0
+            known[hit] |= live[existing.columns["packs"][rows[hit]]].astype(bool)
+        if known.any():
+            self._duplicates.extend(table.take(known).rows())
+            table = table.take(~known)
+        self._duplicates.extend(later.rows())
+        self._count += len(table)
+        if len(table):
+            self._push_table(table)
+
+    def _new_pack_number(self, pack_id: bytes, size: int) -> int:
+        number = len(self._pack_ids)
+        if number > 0xFFFFFFFF:
+            raise ValueError("the index cannot hold more than 2**32 packs")
+        self._pack_ids.append(pack_id)
+        self._pack_sizes.append(size)
+        self._live.append(1)
+        self._numbers[pack_id] = number
+        return number
+
+    def _flush_overlay(self) -> None:
+        """Turn the overlay into a table, then merge the newest tables while they have similar sizes."""
+        table, _none = table_from_records(self._overlay.items())
+        self._push_table(table)
+        # The tables are published before the overlay is emptied: a reader in another thread sees every blob.
+        self._overlay = {}
+
+    def _push_table(self, table: BlobTable) -> None:
+        """Add a table of new blobs, then merge the newest tables while they have similar sizes."""
+        tables = [*self._tables, table]
+        live = np.frombuffer(bytes(self._live), dtype=np.uint8)
+        # Like a binary counter: the base (first) table is merged only with a table at least half its size.
+        while len(tables) >= 2 and len(tables[-2]) <= 2 * len(tables[-1]):
+            tables[-2:] = [merge(tables[-2:], live)]
+        self._tables = tuple(tables)
+
+    def remove_packs(self, pack_ids: Iterable[bytes]) -> None:
+        """Forget the given packs and their blobs; a blob that another pack holds too is located there.
+
+        Unknown pack IDs are ignored.
+        """
+        numbers = [self._numbers.pop(pack_id) for pack_id in set(pack_ids) if pack_id in self._numbers]
+        if not numbers:
+            return
+        removed = np.array(numbers, dtype=np.uint32)
+        for table in self._tables:
+            self._count -= int(np.count_nonzero(np.isin(table.columns["packs"], removed)))
+        gone = set(numbers)
+        self._count -= sum(1 for record in self._overlay.values() if record[0] in gone)
+        for number in numbers:
+            self._live[number] = 0
+        later = [*self._base_duplicates.rows(), *self._duplicates]
+        self._base_duplicates = BlobTable.empty()
+        self._duplicates = []
+        for blob_id, fields in later:
+            if not self._live[fields[0]]:
+                continue
+            if self._find(blob_id) is None:
+                self._overlay[blob_id] = fields
+                self._count += 1
+            else:
+                self._duplicates.append((blob_id, fields))
 
     def lookup(self, blob_id: bytes) -> BlobLocation | None:
         """Return the blob's location, or None when no indexed pack holds it."""
-        fields = self._blobs.get(blob_id)
-        return None if fields is None else BlobLocation._make(fields)
+        record = self._find(blob_id)
+        if record is None:
+            return None
+        return BlobLocation(self._pack_ids[record[0]], *record[1:])
 
     def has_pack(self, pack_id: bytes) -> bool:
         """Return True when the pack is listed in the index."""
-        return pack_id in self._packs
+        return pack_id in self._numbers
 
     def packs(self) -> dict[bytes, int]:
         """Return a copy of {pack id: pack size} for every indexed pack."""
-        return dict(self._packs)
+        sizes = self._pack_sizes
+        return {pack_id: sizes[number] for pack_id, number in self._numbers.items()}
 
     def blobs(self) -> Iterator[tuple[bytes, BlobLocation]]:
         """Yield (blob id, location) for every indexed blob."""
-        make = BlobLocation._make
-        for blob_id, fields in self._blobs.items():
-            yield blob_id, make(fields)
+        pack_ids, live = self._pack_ids, self._live
+        for blob_id, record in self._records():
+            if live[record[0]]:
+                yield blob_id, BlobLocation(pack_ids[record[0]], *record[1:])
+
+    def _records(self) -> Iterator[tuple[bytes, Record]]:
+        overlay = self._overlay
+        yield from list(overlay.items())
+        for table in self._tables:
+            yield from table.rows()
+
+    def tables(self) -> tuple[list[bytes], list[int], list[BlobTable], list[BlobTable]]:
+        """Return the index's content as (pack ids, pack sizes, blob tables, later-location tables).
+
+        The overlay is turned into a table first. Blob tables may hold rows of removed packs; the
+        pack sizes of removed packs are -1.
+        """
+        if self._overlay:
+            self._flush_overlay()
+        sizes = [size if self._live[number] else -1 for number, size in enumerate(self._pack_sizes)]
+        ids = [blob_id for blob_id, _record in self._duplicates]
+        duplicates = sorted_table(columns_from_records(ids, [record for _id, record in self._duplicates]))
+        return list(self._pack_ids), sizes, list(self._tables), [self._base_duplicates, duplicates]
+
+
+def _append_columns(parts: dict[str, list[Array]], columns: dict[str, Array]) -> None:
+    for name, column in columns.items():
+        parts[name].append(column)
+
+
+def _concatenate_consuming(parts: dict[str, list[Array]], name: str) -> Array:
+    pieces = parts.pop(name)
+    if not pieces:
+        return np.empty(0, dtype=dict(COLUMNS)[name])
+    column = np.concatenate(pieces)
+    pieces.clear()
+    return column
 
 
 def encode_index_file(

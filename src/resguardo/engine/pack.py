@@ -24,6 +24,7 @@ from resguardo.engine.crypto import ID_SIZE, RepositoryKeys, plain_id
 PACK_MAGIC = b"RGP1"
 TRAILER = struct.Struct("<I4s")
 HEADER_ENTRY_FIELDS = 6
+MAXIMUM_BLOB_FIELD = 0xFFFFFFFF  # offsets and lengths are below 4 GiB: packs and chunks are at most 1 GiB
 
 
 class BlobType(IntEnum):
@@ -69,6 +70,10 @@ class BlobEntry(NamedTuple):
             raise IntegrityError("blob entry has fields of the wrong type")
         if offset < 0 or length < 0 or raw_length < 0:
             raise IntegrityError("blob entry has a negative offset or length")
+        if max(offset, length, raw_length) > MAXIMUM_BLOB_FIELD or not (
+            0 <= blob_type <= 0xFF and 0 <= compression <= 0xFF
+        ):
+            raise IntegrityError("blob entry has a field out of range (offsets and lengths stay below 4 GiB)")
         return cls(blob_type, blob_id, offset, length, raw_length, compression)
 
 

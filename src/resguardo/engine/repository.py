@@ -27,8 +27,9 @@ from resguardo.engine.compression import Compressor, decompress
 from resguardo.engine.config import RepositoryConfig
 from resguardo.engine.crypto import KdfParameters, RepositoryKeys, plain_id
 from resguardo.engine.index import BlobLocation, Index, PackRecord, decode_index_file, encode_index_file
+from resguardo.engine.indexcache import index_cache_path, read_index_cache, write_index_cache
 from resguardo.engine.keys import KeySlot, make_slot_file, parse_slot_file, slot_id
-from resguardo.engine.pack import PackBuilder, parse_pack, read_pack_header
+from resguardo.engine.pack import BlobEntry, PackBuilder, parse_pack, read_pack_header
 from resguardo.engine.pruneplan import PRUNE_EPOCH_NAME, list_plans
 
 CONFIG_NAME = "config"
@@ -38,6 +39,7 @@ INDEX_PREFIX = "index/"
 SNAPSHOTS_PREFIX = "snapshots/"
 LOCKS_PREFIX = "locks/"
 INDEX_PACKS_PER_FILE = 256
+CACHE_REWRITE_BELOW = 1_000_000  # blobs: below this, rewriting the index cache costs less than a second
 
 
 def pack_name(pack_id: bytes) -> str:
@@ -84,6 +86,8 @@ class Repository:
         self.index_rewritten = False
         """True when a prune is pending or has rewritten index files since this index was loaded."""
         self._session_guard: Callable[[], None] | None = None
+        self.cache_directory: str | None = None
+        """The local cache folder holding the memory-mapped index (None: no index cache)."""
 
     # -- creating and opening ---------------------------------------------------------------
 
@@ -125,12 +129,19 @@ class Repository:
 
     @classmethod
     def open(
-        cls, storage: Storage, passphrase: bytes, *, clock: Clock = SYSTEM_CLOCK, with_index: bool = True
+        cls,
+        storage: Storage,
+        passphrase: bytes,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        with_index: bool = True,
+        cache_directory: str | None = None,
     ) -> Repository:
         """Unlock the repository with ``passphrase`` and (unless ``with_index`` is false) load its index.
 
         Commands that only read snapshots or key slots open without the index, which costs time in
-        proportion to the repository's size.
+        proportion to the repository's size. ``cache_directory`` is the local cache folder, where the
+        index is kept memory-mapped between runs (None: no index cache; see :meth:`load_index`).
 
         Raises:
             RepositoryNotFound: there is no repository at the location.
@@ -156,6 +167,7 @@ class Repository:
         keys = RepositoryKeys(master_secret)
         config = RepositoryConfig.from_bytes(keys.decrypt(storage.load(CONFIG_NAME)))
         repository = cls(storage, keys, config, clock)
+        repository.cache_directory = cache_directory
         if with_index:
             repository.load_index()
         return repository
@@ -163,44 +175,68 @@ class Repository:
     # -- index ------------------------------------------------------------------------------
 
     def load_index(self, exclude_packs: Collection[bytes] | None = None) -> None:
-        """Read every index file into memory; blobs only in ``exclude_packs`` are readable, not reusable.
-
-        ``exclude_packs`` (default: those excluded so far) are the packs a pending prune will delete:
-        their blobs stay readable (a snapshot may still need them), but :meth:`has_usable_blob` is
-        False for a blob stored only there, so writers store it again rather than refer to it.
+        """Read every index file into memory (or map it from the local index cache).
 
         A damaged index file does not stop the repository from opening: it is skipped and named in
         :attr:`damaged_index_names`, and the packs that no readable index lists are then indexed from
         their own headers, so that every intact blob stays readable (``check`` reports the damage, and
         the next backup writes a new index file for those packs).
+
+        Args:
+            exclude_packs: the packs a pending prune will delete (default: those excluded so far).
+                Their blobs stay readable, located in another pack where one holds them too, but
+                :meth:`has_usable_blob` is False for a blob stored only there, so writers store it
+                again rather than refer to it.
         """
-        index = Index()
-        names = []
-        damaged = []
         excluded = self.excluded_packs if exclude_packs is None else frozenset(exclude_packs)
-        condemned: list[PackRecord] = []
-        for stored in self.storage.list(INDEX_PREFIX):
-            name = stored.name
-            try:
-                records = decode_index_file(self.keys, name, self.storage.load(name))
-            except (IntegrityError, ObjectNotFound):
-                damaged.append(name)
-                continue
-            for record in records:
-                if record.id in excluded:
-                    condemned.append(record)
-                else:
-                    index.add_pack(record)
-            names.append(name)
-        # Last, so that a blob also stored elsewhere is found there (the first location added wins).
-        for record in condemned:
-            index.add_pack(record)
+        names = [stored.name for stored in self.storage.list(INDEX_PREFIX)]
+        cache_path = index_cache_path(self.cache_directory, self.config.id) if self.cache_directory else None
+        cached = read_index_cache(cache_path) if cache_path else None
+        if cached is not None and cached.names <= set(names):
+            index, covered = cached.index, cached.names
+        else:
+            index, covered = Index(), frozenset()
+        cached_blobs = len(index)
+        loaded: list[str] = []
+        damaged: list[str] = []
+
+        def new_records() -> Iterator[PackRecord]:
+            for name in names:
+                if name in covered:
+                    continue
+                try:
+                    records = decode_index_file(self.keys, name, self.storage.load(name))
+                except (IntegrityError, ObjectNotFound):
+                    damaged.append(name)
+                    continue
+                loaded.append(name)
+                yield from records
+
+        index.add_packs(new_records())
+        if (
+            cache_path
+            and loaded
+            and (cached_blobs < CACHE_REWRITE_BELOW or len(index) - cached_blobs > cached_blobs // 16)
+        ):
+            index = self._rewrite_index_cache(cache_path, [*covered, *loaded], index)
+        if excluded:
+            _demote_packs(index, excluded)
         self.index = index
-        self.index_names = names
+        loaded_names = set(loaded)
+        self.index_names = [name for name in names if name in covered or name in loaded_names]
         self.damaged_index_names = damaged
         self.excluded_packs = excluded
         if damaged:
             self.adopt_unindexed_packs()
+
+    @staticmethod
+    def _rewrite_index_cache(path: str, names: list[str], index: Index) -> Index:
+        """Write the index cache; return the index mapped from it (pages the OS can evict), else ``index``."""
+        if write_index_cache(path, names, index):
+            mapped = read_index_cache(path)
+            if mapped is not None and mapped.names == frozenset(names) and len(mapped.index) == len(index):
+                return mapped.index
+        return index
 
     # -- sessions beside prune --------------------------------------------------------------
 
@@ -533,6 +569,28 @@ class Repository:
                 self.storage.remove(KEYS_PREFIX + slot.id)
                 return identifier
         raise WrongPassphrase("the current passphrase opens no key slot")
+
+
+def _demote_packs(index: Index, packs: frozenset[bytes]) -> None:
+    """Make ``index`` locate a blob in one of ``packs`` only when no other pack holds it."""
+    sizes = index.packs()
+    only_there: dict[bytes, list[BlobEntry]] = {}
+    for blob_id, location in index.blobs():
+        if location.pack_id in packs:
+            entry = BlobEntry(
+                location.type,
+                blob_id,
+                location.offset,
+                location.length,
+                location.raw_length,
+                location.compression,
+            )
+            only_there.setdefault(location.pack_id, []).append(entry)
+    index.remove_packs(packs)
+    for pack_id, entries in only_there.items():
+        missing = [entry for entry in entries if entry.id not in index]
+        if missing:
+            index.add_pack(PackRecord(pack_id, sizes.get(pack_id, 0), missing))
 
 
 def count_damaged_key_slots(storage: Storage) -> int:

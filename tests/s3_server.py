@@ -132,7 +132,7 @@ def admin_client(endpoint: str, **credentials: str) -> Any:
 
 
 def new_bucket(endpoint: str, *, object_lock: bool = False) -> str:
-    """Create a bucket with a fresh name on ``endpoint`` (with Object Lock enabled if asked); return its name."""
+    """Create a bucket with a fresh name on ``endpoint`` (Object Lock enabled if asked); return its name."""
     name = f"test-{uuid.uuid4().hex[:20]}"
     admin_client(endpoint).create_bucket(Bucket=name, ObjectLockEnabledForBucket=object_lock)
     return name

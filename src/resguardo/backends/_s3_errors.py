@@ -74,59 +74,60 @@ def describe_error(error: Exception, operation: str, bucket: str, key: str) -> R
     from botocore import exceptions
 
     where = f"s3://{bucket}/{key}"
-    if isinstance(error, exceptions.NoCredentialsError):
-        return StorageError(f"no S3 credentials found to {operation} {where}", CREDENTIALS_HINT)
+    if isinstance(error, exceptions.ClientError):
+        return _describe_client_error(error, operation, bucket, key)
     if isinstance(error, exceptions.ProfileNotFound):
         return ConfigurationError(
             f"the AWS profile {error.kwargs.get('profile', '')!r} does not exist",
             "define it in ~/.aws/config or ~/.aws/credentials, or set AWS_PROFILE to another profile",
         )
-    if isinstance(error, exceptions.PartialCredentialsError):
-        return StorageError(f"the S3 credentials are incomplete: {error}", CREDENTIALS_HINT)
+    if isinstance(error, exceptions.NoCredentialsError | exceptions.PartialCredentialsError):
+        return StorageError(f"no usable S3 credentials found to {operation} {where}", CREDENTIALS_HINT)
     if isinstance(error, exceptions.EndpointConnectionError | exceptions.ConnectTimeoutError):
         return StorageError(
             f"cannot reach the S3 endpoint {error.kwargs.get('endpoint_url', '')} to {operation} {where}",
             "check the endpoint (--s3-endpoint, RESGUARDO_S3_ENDPOINT or AWS_ENDPOINT_URL) and the network",
         )
-    if isinstance(error, exceptions.ClientError):
-        return _describe_client_error(error, operation, bucket, key)
-    if isinstance(error, exceptions.BotoCoreError):
-        return StorageError(f"cannot {operation} {where}: {error}", "check the endpoint and the network")
-    return StorageError(f"cannot {operation} {where}: {error}")
+    return StorageError(f"cannot {operation} {where}: {error}", "check the endpoint and the network")
+
+
+def _credential_errors(operation: str, where: str) -> dict[frozenset[str], tuple[str, str]]:
+    """Return (message, hint) for each group of error codes that blame the credentials."""
+    return {
+        UNKNOWN_KEY_CODES: (
+            f"the S3 server does not know the access key used to {operation} {where}",
+            "check AWS_ACCESS_KEY_ID or the profile's aws_access_key_id",
+        ),
+        BAD_SECRET_CODES: (
+            f"the S3 server refused the signature of the request to {operation} {where}: "
+            "the secret key does not match the access key",
+            "check AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key",
+        ),
+        EXPIRED_CODES: (
+            f"the S3 credentials used to {operation} {where} have expired",
+            "renew the session credentials (AWS_SESSION_TOKEN or the profile), then run again",
+        ),
+        DENIED_CODES: (
+            f"access denied: cannot {operation} {where}",
+            APPEND_ONLY_HINT
+            if operation == "delete"
+            else "check the bucket policy and the permissions of the credentials",
+        ),
+    }
 
 
 def _describe_client_error(error: Exception, operation: str, bucket: str, key: str) -> ResguardoError:
     code = error_code(error)
-    where = f"s3://{bucket}/{key}"
     if code in MISSING_BUCKET_CODES:
         return missing_bucket(bucket)
     if code in NOT_FOUND_CODES:
         return ObjectNotFound(f"object {key} not found in s3://{bucket}")
-    if code in UNKNOWN_KEY_CODES:
-        return StorageError(
-            f"the S3 server does not know the access key used to {operation} {where}",
-            "check AWS_ACCESS_KEY_ID or the profile's aws_access_key_id",
-        )
-    if code in BAD_SECRET_CODES:
-        return StorageError(
-            f"the S3 server refused the signature of the request to {operation} {where}: "
-            "the secret key does not match the access key",
-            "check AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key",
-        )
-    if code in EXPIRED_CODES:
-        return StorageError(
-            f"the S3 credentials used to {operation} {where} have expired",
-            "renew the session credentials (AWS_SESSION_TOKEN or the profile), then run again",
-        )
-    if code in DENIED_CODES:
-        hint = (
-            APPEND_ONLY_HINT
-            if operation == "delete"
-            else "check the bucket policy and the permissions of the credentials"
-        )
-        return StorageError(f"access denied: cannot {operation} {where}", hint)
-    message = _message_of(error)
-    return StorageError(f"cannot {operation} {where}: {code or 'error'}{': ' + message if message else ''}")
+    where = f"s3://{bucket}/{key}"
+    for codes, (message, hint) in _credential_errors(operation, where).items():
+        if code in codes:
+            return StorageError(message, hint)
+    detail = _message_of(error)
+    return StorageError(f"cannot {operation} {where}: {code or 'error'}{': ' + detail if detail else ''}")
 
 
 def _message_of(error: Exception) -> str:

@@ -182,7 +182,7 @@ class S3Storage:
         from botocore.exceptions import BotoCoreError
 
         config = Config(
-            retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
+            retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
             max_pool_connections=self.pool_connections,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
@@ -386,17 +386,17 @@ class S3Storage:
                     ) from None
                 raise self._describe(error, "delete", name) from None
 
-    def _versions(self, name: str) -> list[str]:
-        """Return the IDs of every version and delete marker of the object (newest first)."""
+    def _versions(self, name: str) -> tuple[str, ...]:
+        """Return the IDs of every version and delete marker of the object."""
         key = self.key(name)
         paginator = self.client.get_paginator("list_object_versions")
-        found: list[str] = []
+        found: dict[str, None] = {}
         iterator = iter(paginator.paginate(Bucket=self.bucket, Prefix=key))
         while (page := self._call("list the versions of", name, lambda: next(iterator, None))) is not None:
             for item in [*page.get("Versions", ()), *page.get("DeleteMarkers", ())]:
                 if item["Key"] == key:
-                    found.append(str(item["VersionId"]))
-        return found
+                    found[str(item["VersionId"])] = None
+        return tuple(found)
 
     # -- Object Lock ------------------------------------------------------------------------
 

@@ -132,7 +132,9 @@ class ObjectRetained(StorageError):
 
     default_hint = "it can be removed once its retention has passed"
 
-    def __init__(self, message: str, hint: str | None = None, *, retained_until: datetime | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, retained_until: datetime | None = None
+    ) -> None:
         super().__init__(message, hint)
         self.retained_until = retained_until
 

@@ -69,6 +69,7 @@ def test_a_ranged_read_transfers_only_the_range(
     assert proxy.bytes_sent == 110
 
 
+@pytest.mark.slow
 def test_listing_pages_through_more_than_a_thousand_objects(s3_storage: S3Storage) -> None:
     names = {f"data/{number % 256:02x}/{number:064x}" for number in range(1100)}
     with ThreadPoolExecutor(8) as pool:
@@ -170,9 +171,8 @@ def test_a_body_cut_short_is_read_again(
 def test_failures_that_do_not_pass_are_reported_after_the_retries(
     moto_server: MotoServer, s3_storage: S3Storage, s3_bucket: str
 ) -> None:
-    with fault_proxy(moto_server.url, ["503"] * 10) as proxy:
-        with pytest.raises(StorageError, match="SlowDown"):
-            storage_through(proxy.url, s3_bucket, max_attempts=3).save("index/one", b"x")
+    with fault_proxy(moto_server.url, ["503"] * 10) as proxy, pytest.raises(StorageError, match="SlowDown"):
+        storage_through(proxy.url, s3_bucket, max_attempts=3).save("index/one", b"x")
     assert len(proxy.requests) == 3
     assert not s3_storage.exists("index/one")
 

@@ -285,9 +285,25 @@ class S3Storage:
             if error_code(error) in ("404", "NoSuchKey", "NotFound"):
                 self._check_bucket()
                 raise ObjectNotFound(f"object {name} not found in {self.location}") from None
-            raise self._describe(error, "read", name) from None
+            raise self._explain_head_error(error, arguments, name) from None
         except BotoCoreError as error:
             raise self._describe(error, "read", name) from None
+
+    def _explain_head_error(self, error: Exception, arguments: dict[str, str], name: str) -> Exception:
+        """Return the error a refused HEAD stands for, asking a one-byte GET for its code if need be.
+
+        A HEAD answer has no body, so a 403 does not say whether the access key is unknown, the
+        secret is wrong or the policy denies the read; a GET's answer does.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if error_code(error) != "403":
+            return self._describe(error, "read", name)
+        try:
+            self.client.get_object(**arguments, Range="bytes=0-0")
+        except (ClientError, BotoCoreError) as detailed:
+            return self._describe(detailed, "read", name)
+        return self._describe(error, "read", name)
 
     def _check_bucket(self) -> None:
         """Raise the missing-bucket error when a HEAD's 404 was the bucket's (asked once per storage)."""

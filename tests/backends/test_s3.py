@@ -207,6 +207,10 @@ def _child_round_trip(storage: S3Storage) -> bytes:
     return storage.load("config")
 
 
+def _child_object_lock(storage: S3Storage) -> tuple[str, int] | None:
+    return storage.object_lock
+
+
 def test_the_storage_is_shared_with_worker_processes(s3_storage: S3Storage) -> None:
     s3_storage.save("config", b"settings")
     assert s3_storage.shareable_between_processes
@@ -216,6 +220,8 @@ def test_the_storage_is_shared_with_worker_processes(s3_storage: S3Storage) -> N
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
         assert pool.apply(_child_round_trip, (s3_storage,)) == b"settings"
+        s3_storage.object_lock = ("governance", 2)  # as if enabled: the setting travels with the storage
+        assert pool.apply(_child_object_lock, (s3_storage,)) == ("governance", 2)
     assert s3_storage.load("index/from-child").startswith(b"written by a child")
 
 

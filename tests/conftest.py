@@ -68,3 +68,7 @@ def local_storage(tmp_path: Path) -> LocalStorage:
     ``LocalStorage`` with ``durable=True``.
     """
     return LocalStorage(tmp_path / "repository", durable=False)
+
+
+# The moto S3 server and the fixtures built on it (see tests/s3_server.py).
+from tests.s3_server import moto_server, s3_bucket, s3_environment, s3_storage  # noqa: E402, F401

@@ -1,7 +1,7 @@
 """The Storage contract, run against every in-process backend, and the fault injection of FaultyStorage.
 
-The contract suite is parametrized over MemoryStorage, LocalStorage and a FaultyStorage that injects
-nothing, so the fake is held to the same rules as the real thing.
+The contract suite is parametrized over MemoryStorage, LocalStorage, a FaultyStorage that injects
+nothing and an S3Storage on moto's S3 server, so the fake is held to the same rules as the real thing.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ BACKENDS: dict[str, Callable[[Path], Storage]] = {
 }
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[*sorted(BACKENDS), "s3"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "s3":  # on the moto server: see tests/s3_server.py
+        return request.getfixturevalue("s3_storage")  # type: ignore[no-any-return]
     return BACKENDS[request.param](tmp_path)
 
 

@@ -38,7 +38,15 @@ def test_init_json_reports_the_repository_and_its_key(tmp_path: Path, password_f
     outcome = invoke([*argv, "--compression-level", "9", "--pack-size", "4"])
     assert outcome.exit_code == 0, outcome.stderr
     document = outcome.json()
-    assert set(document) == {"repository_id", "location", "key_id", "compression_level", "pack_size"}
+    assert set(document) == {
+        "repository_id",
+        "location",
+        "key_id",
+        "compression_level",
+        "pack_size",
+        "object_lock",
+    }
+    assert document["object_lock"] is None
     assert document["compression_level"] == 9
     assert document["pack_size"] == 4 * 1024 * 1024
     repository = Repository.open(LocalStorage(location), PASSPHRASE.encode())

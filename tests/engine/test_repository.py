@@ -19,7 +19,7 @@ from resguardo.core.errors import (
     WrongPassphrase,
 )
 from resguardo.engine.chunker import ChunkerParameters
-from resguardo.engine.config import RepositoryConfig
+from resguardo.engine.config import REPOSITORY_VERSION, RepositoryConfig
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.pack import BlobType
 from resguardo.engine.repository import (
@@ -117,7 +117,8 @@ def test_out_of_range_settings_are_refused(memory_storage: MemoryStorage) -> Non
 
 
 def test_a_config_of_a_newer_version_is_refused() -> None:
-    document = RepositoryConfig(id="x", created="now").to_bytes().replace(b'"version": 1', b'"version": 2')
+    newer = f'"version": {REPOSITORY_VERSION + 1}'.encode()
+    document = RepositoryConfig(id="x", created="now").to_bytes().replace(b'"version": 1', newer)
     with pytest.raises(IntegrityError, match="newer"):
         RepositoryConfig.from_bytes(document)
     assert RepositoryConfig.from_bytes(RepositoryConfig(id="x", created="now").to_bytes()).id == "x"

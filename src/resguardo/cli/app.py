@@ -122,7 +122,7 @@ def global_options(
             "-r",
             metavar="PATH",
             envvar=REPOSITORY_ENV,
-            help="Repository location (a directory).",
+            help="Repository location (a directory, or s3://BUCKET/PREFIX).",
             show_envvar=True,
         ),
     ] = None,
@@ -133,6 +133,16 @@ def global_options(
             metavar="FILE",
             envvar=PASSWORD_FILE_ENV,
             help="File holding the passphrase (else RESGUARDO_PASSWORD, else a prompt on a terminal).",
+            show_envvar=True,
+        ),
+    ] = None,
+    s3_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--s3-endpoint",
+            metavar="URL",
+            envvar="RESGUARDO_S3_ENDPOINT",
+            help="S3 server of s3:// repositories (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS).",
             show_envvar=True,
         ),
     ] = None,
@@ -150,7 +160,9 @@ def global_options(
 ) -> None:
     """Deduplicating, compressed, encrypted backups."""
     del version
-    ctx.obj = Settings(repo, password_file, Output(json_mode=json_output, quiet=quiet, verbose=verbose))
+    ctx.obj = Settings(
+        repo, password_file, Output(json_mode=json_output, quiet=quiet, verbose=verbose), s3_endpoint
+    )
 
 
 def _register_commands() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,6 +19,14 @@ if TYPE_CHECKING:
     from resguardo.engine.locks import LockInfo
 
 MIB = 1024 * 1024
+
+
+class ObjectLockMode(enum.StrEnum):
+    """The Object Lock retention modes ``init --object-lock-mode`` takes."""
+
+    COMPLIANCE = "compliance"
+    GOVERNANCE = "governance"
+
 
 key_app = typer.Typer(
     help="Manage the passphrases (key slots) that open the repository.",
@@ -40,6 +49,23 @@ def init(
             "--pack-size", metavar="MIB", min=1, max=1024, help="Target size of pack files, in MiB."
         ),
     ] = 16,
+    object_lock_days: Annotated[
+        int,
+        typer.Option(
+            "--object-lock-days",
+            metavar="DAYS",
+            min=0,
+            help="S3 only: keep every object (lock files excepted) under Object Lock for DAYS days after "
+            "it is written. The bucket must have Object Lock enabled.",
+        ),
+    ] = 0,
+    object_lock_mode: Annotated[
+        ObjectLockMode,
+        typer.Option(
+            "--object-lock-mode",
+            help="compliance: nobody can shorten the retention; governance: privileged users can.",
+        ),
+    ] = ObjectLockMode.COMPLIANCE,
 ) -> None:
     """Create a new encrypted repository at --repo.
 
@@ -66,6 +92,8 @@ def init(
             compression_level=compression_level,
             pack_size=pack_size * MIB,
             kdf=testing_kdf(),
+            object_lock_days=object_lock_days,
+            object_lock_mode=object_lock_mode.value,
         )
         key_ids = [slot.id for slot in list_key_slots(storage)]
     finally:
@@ -79,10 +107,18 @@ def init(
                 "key_id": key_ids[0] if key_ids else None,
                 "compression_level": compression_level,
                 "pack_size": pack_size * MIB,
+                "object_lock": (
+                    {"mode": object_lock_mode.value, "days": object_lock_days} if object_lock_days else None
+                ),
             }
         )
         return
     output.summary(f"created repository {repository.config.id[:8]} at {storage.location}")
+    if object_lock_days:
+        output.summary(
+            f"every object but the lock files is kept under Object Lock ({object_lock_mode.value}) "
+            f"for {object_lock_days} days after it is written"
+        )
     output.summary("keep the passphrase safe: without it the data in the repository cannot be read back")
 
 

@@ -40,11 +40,14 @@ class Settings:
         repository: the repository location (``--repo`` or ``RESGUARDO_REPOSITORY``), if given.
         password_file: the password file (``--password-file`` or ``RESGUARDO_PASSWORD_FILE``), if given.
         output: how to print.
+        s3_endpoint: the S3 server for ``s3://`` repositories (``--s3-endpoint`` or
+            ``RESGUARDO_S3_ENDPOINT``), if given.
     """
 
     repository: str | None
     password_file: str | None
     output: Output
+    s3_endpoint: str | None = None
 
 
 def settings_of(context: typer.Context) -> Settings:
@@ -80,7 +83,7 @@ def open_storage(settings: Settings) -> Storage:
     """
     from resguardo.backends.open import open_storage as open_location
 
-    return open_location(settings.repository or "")
+    return open_location(settings.repository or "", s3_endpoint=settings.s3_endpoint)
 
 
 @contextmanager

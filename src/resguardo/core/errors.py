@@ -14,7 +14,8 @@
     ├── SnapshotNotFound           exit 1   no snapshot matches the given ID or name
     ├── IntegrityError             exit 1   stored data failed authentication or is malformed
     ├── StorageError               exit 1   the storage backend failed (disk full, permission, I/O)
-    │   └── ObjectNotFound         exit 1   a named object is missing from storage
+    │   ├── ObjectNotFound         exit 1   a named object is missing from storage
+    │   └── ObjectRetained         exit 1   Object Lock keeps the object from being removed yet
     ├── SourceError                exit 1   a source path cannot be backed up at all
     └── TargetError                exit 1   a restore target cannot be written
 
@@ -23,6 +24,8 @@ The codes follow the conventions that operators of other backup tools already sc
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 EXIT_SUCCESS = 0
 EXIT_FAILURE = 1
@@ -123,6 +126,24 @@ class StorageError(ResguardoError):
 
 class ObjectNotFound(StorageError):
     """A named object does not exist in storage."""
+
+
+class ObjectRetained(StorageError):
+    """An object could not be removed: Object Lock keeps it until ``retained_until`` (None if unknown).
+
+    Args:
+        message: one line saying what went wrong.
+        hint: one line saying what to do about it.
+        retained_until: when the retention ends, if the storage said.
+    """
+
+    default_hint = "it can be removed once its retention has passed"
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, retained_until: datetime | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.retained_until = retained_until
 
 
 class SourceError(ResguardoError):

@@ -330,12 +330,22 @@ def _sweep(repository: Repository, plan: PrunePlan, report: PruneReport) -> None
         until = _retention_of(repository, pack_name(pack_id))
         if until:
             retained[pack_id] = until
+    # An index file that cannot be removed yet keeps listing its packs: those must stay too.
+    index_files = []
+    for name in plan.index_files:
+        until = _retention_of(repository, name)
+        if not until:
+            index_files.append(name)
+            continue
+        for pack_id in _packs_listed(repository, name):
+            if pack_id in plan.condemned and pack_id not in rescued:
+                retained.setdefault(pack_id, until)
     report.packs_retained.extend((pack_name(pack), until) for pack, until in sorted(retained.items()))
     deleted = set(plan.condemned) - rescued - set(retained)
     sizes = repository.index.packs()
     # Caches written before this point may name trees that refer to what is deleted now.
     repository.storage.save(PRUNE_EPOCH_NAME, secrets.token_bytes(16))
-    report.index_files_rewritten += _rewrite_index_files(repository, plan.index_files, deleted)
+    report.index_files_rewritten += _rewrite_index_files(repository, index_files, deleted)
     for pack_id in sorted(deleted):
         repository.storage.remove(pack_name(pack_id))
         report.packs_deleted += 1
@@ -343,6 +353,15 @@ def _sweep(repository: Repository, plan: PrunePlan, report: PruneReport) -> None
     repository.storage.remove(PRUNE_PREFIX + plan.id)
     report.plans_finished.append(plan.id)
     repository.load_index(exclude_packs=())
+
+
+def _packs_listed(repository: Repository, name: str) -> list[bytes]:
+    """Return the IDs of the packs an index file lists (none when it is gone)."""
+    try:
+        records = decode_index_file(repository.keys, name, repository.storage.load(name))
+    except ObjectNotFound:
+        return []
+    return [record.id for record in records]
 
 
 def _retention_of(repository: Repository, name: str) -> str:

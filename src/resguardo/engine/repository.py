@@ -29,6 +29,7 @@ from resguardo.engine.crypto import KdfParameters, RepositoryKeys, plain_id
 from resguardo.engine.index import BlobLocation, Index, PackRecord, decode_index_file, encode_index_file
 from resguardo.engine.indexcache import index_cache_path, read_index_cache, write_index_cache
 from resguardo.engine.keys import KeySlot, make_slot_file, parse_slot_file, slot_id
+from resguardo.engine.objectlock import apply_object_lock
 from resguardo.engine.pack import BlobEntry, PackBuilder, parse_pack, read_pack_header
 from resguardo.engine.pruneplan import PRUNE_EPOCH_NAME, list_plans
 
@@ -102,12 +103,19 @@ class Repository:
         pack_size: int = 16 * 1024 * 1024,
         kdf: KdfParameters | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        object_lock_days: int = 0,
+        object_lock_mode: str = "compliance",
     ) -> Repository:
         """Create a new repository in empty storage and return it opened.
 
+        With ``object_lock_days``, every object but the lock files is written with an Object Lock
+        retention of that many days (``object_lock_mode`` compliance or governance), by a storage
+        that can (S3, in a bucket with Object Lock enabled).
+
         Raises:
             RepositoryExists: the storage already holds a repository or other objects.
-            ConfigurationError: a parameter is out of range.
+            ConfigurationError: a parameter is out of range, or Object Lock was asked of a storage
+                or bucket without it.
             StorageError: writing failed.
         """
         if storage.exists(CONFIG_NAME):
@@ -120,7 +128,10 @@ class Repository:
             chunker=chunker or ChunkerParameters(),
             compression_level=compression_level,
             pack_size=pack_size,
+            object_lock_days=object_lock_days,
+            object_lock_mode=object_lock_mode,
         )
+        apply_object_lock(storage, config, creating=True)
         keys = RepositoryKeys.generate()
         slot = make_slot_file(keys.master_secret, passphrase, kdf or KdfParameters(), clock.now())
         storage.save(KEYS_PREFIX + slot_id(slot), slot)
@@ -166,6 +177,7 @@ class Repository:
             raise WrongPassphrase(f"wrong passphrase for the repository at {storage.location}")
         keys = RepositoryKeys(master_secret)
         config = RepositoryConfig.from_bytes(keys.decrypt(storage.load(CONFIG_NAME)))
+        apply_object_lock(storage, config, creating=False)
         repository = cls(storage, keys, config, clock)
         repository.cache_directory = cache_directory
         if with_index:

@@ -18,9 +18,7 @@ from resguardo.backends import LocalStorage, MemoryStorage, Storage
 from resguardo.backends.faulty import FaultyStorage, never
 from resguardo.backends.retry import RetryPolicy
 from resguardo.backends.sftp import SftpStorage
-from tests.fixtures.sshd import SshServer, sshd_server
-
-__all__ = ["sshd_server"]
+from tests.fixtures.sshd import SshServer
 
 STORAGES = ["memory_contract", "local_contract", "faulty_contract", "sftp_contract"]
 """Names of the fixtures, one per backend, that the contract suite runs against."""

@@ -9,7 +9,9 @@ from resguardo.core.errors import ConfigurationError
 SUPPORTED = "a local directory path, local:PATH, or sftp://USER@HOST:PORT/PATH"
 
 
-def open_storage(location: str, *, sftp_key: str | None = None, sftp_known_hosts: str | None = None) -> Storage:
+def open_storage(
+    location: str, *, sftp_key: str | None = None, sftp_known_hosts: str | None = None
+) -> Storage:
     """Return the Storage for ``location``: a directory path, ``local:PATH`` or ``sftp://...``.
 
     Args:

@@ -67,7 +67,7 @@ class _Session:
     sftp: paramiko.SFTPClient
 
     def alive(self) -> bool:
-        return bool(self.transport.is_active())
+        return bool(self.transport.is_active()) and not self.sftp.get_channel().closed
 
     def close(self) -> None:
         try:
@@ -103,12 +103,17 @@ class _Pool:
         self.owner = os.getpid()
 
     def _take(self) -> _Session:
-        with self.condition:
-            while not self.idle and self.open_count >= self.size:
-                self.condition.wait()
-            if self.idle:
-                return self.idle.pop()
-            self.open_count += 1
+        while True:
+            with self.condition:
+                while not self.idle and self.open_count >= self.size:
+                    self.condition.wait()
+                if not self.idle:
+                    self.open_count += 1
+                    break
+                session = self.idle.pop()
+            if session.alive():
+                return session
+            self._discard(session)  # the server closed it while it was idle
         try:
             return self.connect()
         except BaseException:
@@ -136,7 +141,7 @@ class _Pool:
         try:
             yield session.sftp
         except Exception as error:
-            if session.alive() and not isinstance(error, TimeoutError):
+            if isinstance(error, ResguardoError) or (_is_status(error) and session.alive()):
                 self._give_back(session)
                 raise
             self._discard(session)
@@ -162,6 +167,11 @@ class _Pool:
         for session in idle:
             with contextlib.suppress(Exception):
                 session.close()
+
+
+def _is_status(error: Exception) -> bool:
+    """Return True for an error the server answered with (no such file, permission denied, failure)."""
+    return type(error) in (OSError, FileNotFoundError, PermissionError)
 
 
 def _describe(error: BaseException) -> str:

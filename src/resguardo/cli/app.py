@@ -122,7 +122,7 @@ def global_options(
             "-r",
             metavar="PATH",
             envvar=REPOSITORY_ENV,
-            help="Repository location (a directory).",
+            help="Repository location: a directory, or sftp://USER@HOST:PORT/PATH (see docs/cli.md).",
             show_envvar=True,
         ),
     ] = None,
@@ -133,6 +133,26 @@ def global_options(
             metavar="FILE",
             envvar=PASSWORD_FILE_ENV,
             help="File holding the passphrase (else RESGUARDO_PASSWORD, else a prompt on a terminal).",
+            show_envvar=True,
+        ),
+    ] = None,
+    sftp_key: Annotated[
+        str | None,
+        typer.Option(
+            "--sftp-key",
+            metavar="FILE",
+            envvar="RESGUARDO_SFTP_KEY",
+            help="For sftp:// repositories: the private key to log in with (else ssh-agent, ~/.ssh/id_*).",
+            show_envvar=True,
+        ),
+    ] = None,
+    sftp_known_hosts: Annotated[
+        str | None,
+        typer.Option(
+            "--sftp-known-hosts",
+            metavar="FILE",
+            envvar="RESGUARDO_SFTP_KNOWN_HOSTS",
+            help="For sftp:// repositories: the known_hosts file (else ~/.ssh/known_hosts).",
             show_envvar=True,
         ),
     ] = None,
@@ -150,7 +170,8 @@ def global_options(
 ) -> None:
     """Deduplicating, compressed, encrypted backups."""
     del version
-    ctx.obj = Settings(repo, password_file, Output(json_mode=json_output, quiet=quiet, verbose=verbose))
+    output = Output(json_mode=json_output, quiet=quiet, verbose=verbose)
+    ctx.obj = Settings(repo, password_file, output, sftp_key=sftp_key, sftp_known_hosts=sftp_known_hosts)
 
 
 def _register_commands() -> None:

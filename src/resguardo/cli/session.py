@@ -40,11 +40,16 @@ class Settings:
         repository: the repository location (``--repo`` or ``RESGUARDO_REPOSITORY``), if given.
         password_file: the password file (``--password-file`` or ``RESGUARDO_PASSWORD_FILE``), if given.
         output: how to print.
+        sftp_key: for sftp:// repositories, the private key file (``--sftp-key`` or ``RESGUARDO_SFTP_KEY``).
+        sftp_known_hosts: for sftp:// repositories, the known_hosts file (``--sftp-known-hosts`` or
+            ``RESGUARDO_SFTP_KNOWN_HOSTS``).
     """
 
     repository: str | None
     password_file: str | None
     output: Output
+    sftp_key: str | None = None
+    sftp_known_hosts: str | None = None
 
 
 def settings_of(context: typer.Context) -> Settings:
@@ -80,7 +85,9 @@ def open_storage(settings: Settings) -> Storage:
     """
     from resguardo.backends.open import open_storage as open_location
 
-    return open_location(settings.repository or "")
+    return open_location(
+        settings.repository or "", sftp_key=settings.sftp_key, sftp_known_hosts=settings.sftp_known_hosts
+    )
 
 
 @contextmanager

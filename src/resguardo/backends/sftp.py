@@ -41,6 +41,7 @@ from resguardo.backends._sftp_connect import (
     open_transport,
     parse_location,
 )
+from resguardo.backends._sftp_read import read_range
 from resguardo.backends.base import StoredObject
 from resguardo.backends.retry import RetryPolicy, call_with_retries
 from resguardo.core.errors import ObjectNotFound, ResguardoError, StorageError
@@ -415,7 +416,7 @@ class SftpStorage:
             end = size if length is None else min(size, offset + length)
             if end <= offset:
                 return b""
-            return b"".join(stream.readv([(offset, end - offset)]))
+            return read_range(sftp, stream.handle, offset, end - offset)
 
     def _missing_as(self, name: str, read: Callable[[], Result]) -> Result:
         try:

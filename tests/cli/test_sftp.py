@@ -85,3 +85,37 @@ def test_an_unknown_host_key_is_an_error_message_not_a_traceback(
     assert outcome.stderr.startswith("error: the host key of [127.0.0.1]:")
     assert "hint: check that fingerprint" in outcome.stderr
     assert "Traceback" not in outcome.stderr
+
+
+def test_an_append_only_account_backs_up_and_restores_and_leaves_its_locks_to_unlock(
+    sshd_server: SshServer, source: Path, password_file: Path, tmp_path: Path
+) -> None:
+    repository = [
+        "--repo",
+        sshd_server.location(tmp_path / "repository"),
+        "--password-file",
+        str(password_file),
+    ]
+    known_hosts = {"RESGUARDO_SFTP_KNOWN_HOSTS": str(sshd_server.known_hosts)}
+    full = {"RESGUARDO_SFTP_KEY": str(sshd_server.client_key), **known_hosts}
+    append_only = {"RESGUARDO_SFTP_KEY": str(sshd_server.append_only_key), **known_hosts}
+    assert run_subprocess([*repository, "init"], **full).exit_code == 0
+
+    backed_up = run_subprocess([*repository, "backup", str(source)], **append_only)
+    assert backed_up.exit_code == 0, backed_up.stderr
+    assert "warning: the storage refused to delete 1 lock object" in backed_up.stderr
+    restored = run_subprocess(
+        [*repository, "restore", "latest", "--target", str(tmp_path / "restored")], **append_only
+    )
+    assert restored.exit_code == 0, restored.stderr
+    assert (tmp_path / "restored" / str(source).lstrip("/") / "a.txt").read_bytes() == b"hello, world\n"
+    refused = run_subprocess([*repository, "unlock"], **append_only)
+    assert refused.exit_code == 1
+    assert "permission denied" in refused.stderr
+
+    unlocked = run_subprocess([*repository, "--json", "unlock"], **full)
+    assert unlocked.exit_code == 0, unlocked.stderr
+    assert len(unlocked.json()["removed"]) == 2
+    assert not [
+        name for name in (tmp_path / "repository" / "locks").iterdir() if not name.name.startswith(".tmp-")
+    ]

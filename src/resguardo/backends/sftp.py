@@ -1,10 +1,9 @@
 """Storage on an SFTP server, reached over SSH with keys only.
 
 Each object is a file under the repository folder. A save writes a temporary file ``.tmp-NAME.RANDOM``
-in the object's final folder (created when missing), asks the server to flush it to its disk
-(``fsync@openssh.com``), then renames it into place with ``posix-rename@openssh.com``, which replaces
-an older object atomically; so a reader never sees half an object. Servers that refuse that rename
-(see "append-only" in docs/cli.md) get a plain rename, which never replaces an existing file.
+in the object's final folder (created when missing), flushes it to the server's disk and renames it into
+place, so a reader never sees half an object (see :mod:`resguardo.backends._sftp_write`, which also
+explains how an append-only account is served).
 
 Several threads may use one storage: it keeps a small pool of SSH connections (four by default),
 each with its SFTP session, opened when first needed. Passed to a worker process (pickled), it
@@ -21,17 +20,11 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import secrets
-import socket
 import stat
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import paramiko
-from paramiko.sftp import CMD_EXTENDED
 
 from resguardo.backends._sftp_connect import (
     AuthenticationFailed,
@@ -41,12 +34,13 @@ from resguardo.backends._sftp_connect import (
     open_transport,
     parse_location,
 )
+from resguardo.backends._sftp_pool import ConnectionLost, Pool, Session, describe, is_transient
 from resguardo.backends._sftp_read import read_range
+from resguardo.backends._sftp_write import TEMPORARY_PREFIX, ReplaceRefused, Writer
 from resguardo.backends.base import StoredObject
 from resguardo.backends.retry import RetryPolicy, call_with_retries
 from resguardo.core.errors import ObjectNotFound, ResguardoError, StorageError
 
-TEMPORARY_PREFIX = ".tmp-"
 DEFAULT_CONNECTIONS = 4
 DEFAULT_TIMEOUT = 60.0
 """Seconds a connection may stay silent before it counts as dropped."""
@@ -54,133 +48,6 @@ DEFAULT_TIMEOUT = 60.0
 Result = TypeVar("Result")
 
 __all__ = ["AuthenticationFailed", "HostKeyError", "SftpStorage"]
-
-
-class ConnectionLost(StorageError):
-    """The connection dropped or stopped answering in the middle of an operation (worth retrying)."""
-
-
-@dataclass(slots=True)
-class _Session:
-    """One SSH connection and its SFTP session."""
-
-    transport: paramiko.Transport
-    sftp: paramiko.SFTPClient
-
-    def alive(self) -> bool:
-        return bool(self.transport.is_active()) and not self.sftp.get_channel().closed
-
-    def close(self) -> None:
-        try:
-            self.sftp.close()
-        finally:
-            self.transport.close()
-
-
-def is_transient(error: BaseException) -> bool:
-    """Return True for a failure worth retrying after reconnecting: a lost, refused or silent connection.
-
-    Errors already turned into a :class:`ResguardoError` are final, except :class:`ConnectionLost`;
-    so are a failed host key check and a refused login.
-    """
-    if isinstance(error, ConnectionLost):
-        return True
-    if isinstance(error, ResguardoError | paramiko.AuthenticationException | paramiko.BadHostKeyException):
-        return False
-    if isinstance(error, socket.gaierror):
-        return error.errno == socket.EAI_AGAIN
-    return isinstance(error, EOFError | TimeoutError | ConnectionError | paramiko.SSHException)
-
-
-class _Pool:
-    """Up to ``size`` sessions, handed to one thread at a time and opened when first needed."""
-
-    def __init__(self, connect: Callable[[], _Session], size: int) -> None:
-        self.connect = connect
-        self.size = size
-        self.idle: list[_Session] = []
-        self.open_count = 0
-        self.condition = threading.Condition()
-        self.owner = os.getpid()
-
-    def _take(self) -> _Session:
-        while True:
-            with self.condition:
-                while not self.idle and self.open_count >= self.size:
-                    self.condition.wait()
-                if not self.idle:
-                    self.open_count += 1
-                    break
-                session = self.idle.pop()
-            if session.alive():
-                return session
-            self._discard(session)  # the server closed it while it was idle
-        try:
-            return self.connect()
-        except BaseException:
-            self._forget()
-            raise
-
-    def _forget(self) -> None:
-        with self.condition:
-            self.open_count -= 1
-            self.condition.notify()
-
-    def _give_back(self, session: _Session) -> None:
-        with self.condition:
-            self.idle.append(session)
-            self.condition.notify()
-
-    @contextmanager
-    def session(self) -> Iterator[paramiko.SFTPClient]:
-        """Lend a session for the block; drop it if its connection broke.
-
-        Raises:
-            ConnectionLost: the connection dropped or timed out during the block.
-        """
-        session = self._take()
-        try:
-            yield session.sftp
-        except Exception as error:
-            if isinstance(error, ResguardoError) or (_is_status(error) and session.alive()):
-                self._give_back(session)
-                raise
-            self._discard(session)
-            if isinstance(error, ResguardoError):
-                raise
-            raise ConnectionLost(f"the connection dropped: {_describe(error)}") from error
-        except BaseException:
-            self._discard(session)
-            raise
-        self._give_back(session)
-
-    def _discard(self, session: _Session) -> None:
-        with contextlib.suppress(Exception):
-            session.close()
-        self._forget()
-
-    def close(self) -> None:
-        """Close the idle sessions (sessions in use are closed when given back)."""
-        with self.condition:
-            idle, self.idle = self.idle, []
-            self.open_count -= len(idle)
-            self.condition.notify_all()
-        for session in idle:
-            with contextlib.suppress(Exception):
-                session.close()
-
-
-def _is_status(error: Exception) -> bool:
-    """Return True for an error the server answered with (no such file, permission denied, failure)."""
-    return type(error) in (OSError, FileNotFoundError, PermissionError)
-
-
-def _describe(error: BaseException) -> str:
-    """Return a short description of a low-level error."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror.lower()
-    text = str(error)
-    return text if text else type(error).__name__
 
 
 class SftpStorage:
@@ -222,8 +89,8 @@ class SftpStorage:
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = timeout
         self.sleep = sleep
-        self.fsync_supported = True
-        self._pool = _Pool(self._connect, connections)
+        self.writer = Writer()
+        self._pool = Pool(self._connect, connections)
 
     # -- pickling: connections stay behind, the child opens its own -----------------------------------
 
@@ -243,8 +110,8 @@ class SftpStorage:
         self.retry = state["retry"]
         self.timeout = state["timeout"]
         self.sleep = None
-        self.fsync_supported = True
-        self._pool = _Pool(self._connect, self.connections)
+        self.writer = Writer()
+        self._pool = Pool(self._connect, self.connections)
 
     # -- what the engine asks about -------------------------------------------------------------------
 
@@ -265,7 +132,7 @@ class SftpStorage:
 
     # -- connections and retries ----------------------------------------------------------------------
 
-    def _connect(self) -> _Session:
+    def _connect(self) -> Session:
         transport = open_transport(self.address, self.credentials, self.timeout)
         try:
             sftp = paramiko.SFTPClient.from_transport(transport)
@@ -275,11 +142,11 @@ class SftpStorage:
         except BaseException:
             transport.close()
             raise
-        return _Session(transport, sftp)
+        return Session(transport, sftp)
 
-    def _pool_of_this_process(self) -> _Pool:
+    def _pool_of_this_process(self) -> Pool:
         if self._pool.owner != os.getpid():  # a forked child: the parent's connections are not ours
-            self._pool = _Pool(self._connect, self.connections)
+            self._pool = Pool(self._connect, self.connections)
         return self._pool
 
     def _run(self, action: str, name: str, operation: Callable[[paramiko.SFTPClient], Result]) -> Result:
@@ -308,7 +175,7 @@ class SftpStorage:
 
     def _gave_up(self, action: str, name: str, error: BaseException) -> StorageError:
         return StorageError(
-            f"cannot {action} {name} on {self.address.known_hosts_name}: {_describe(error)} "
+            f"cannot {action} {name} on {self.address.known_hosts_name}: {describe(error)} "
             f"(tried {self.retry.attempts} times)",
             "check the network and that the SSH server is running, then run the command again",
         )
@@ -317,12 +184,17 @@ class SftpStorage:
         if isinstance(error, ConnectionError | TimeoutError):
             return self._gave_up(action, name, error)
         where = f"{self._path(name)} on {self.address.known_hosts_name}"
+        if isinstance(error, ReplaceRefused):
+            return StorageError(
+                f"cannot replace {where}: the server refuses to replace files (an append-only account)",
+                "run this operation with an account that may replace and delete files",
+            )
         if isinstance(error, PermissionError):
             return StorageError(
                 f"cannot {action} {where}: permission denied",
                 f"check that {self.address.user} may {action} files in {self.address.path} on the server",
             )
-        return StorageError(f"cannot {action} {where}: {_describe(error)}")
+        return StorageError(f"cannot {action} {where}: {describe(error)}")
 
     def _path(self, name: str) -> str:
         if not name or name.startswith("/") or ".." in name.split("/"):
@@ -339,61 +211,7 @@ class SftpStorage:
         """
         path = self._path(name)
         folder, _, base = path.rpartition("/")
-        self._run("write", name, lambda sftp: self._save(sftp, folder, base, memoryview(data)))
-
-    def _save(self, sftp: paramiko.SFTPClient, folder: str, base: str, data: memoryview) -> None:
-        temporary = f"{folder}/{TEMPORARY_PREFIX}{base}.{secrets.token_hex(4)}"
-        try:
-            stream = sftp.open(temporary, "wb")
-        except FileNotFoundError:
-            self._make_folders(sftp, folder)
-            stream = sftp.open(temporary, "wb")
-        try:
-            with stream:
-                stream.set_pipelined(True)
-                stream.write(data)
-                stream.flush()
-                self._flush_to_disk(sftp, stream)
-            self._rename(sftp, temporary, f"{folder}/{base}")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                sftp.remove(temporary)
-            raise
-
-    def _flush_to_disk(self, sftp: paramiko.SFTPClient, stream: paramiko.SFTPFile) -> None:
-        if not self.fsync_supported:
-            return
-        try:
-            sftp._request(CMD_EXTENDED, "fsync@openssh.com", stream.handle)
-        except OSError as error:
-            if error.errno is not None or "unsupported" not in str(error).lower():
-                raise
-            self.fsync_supported = False
-
-    @staticmethod
-    def _rename(sftp: paramiko.SFTPClient, temporary: str, final: str) -> None:
-        try:
-            sftp.posix_rename(temporary, final)
-        except PermissionError:
-            sftp.rename(temporary, final)  # an append-only server: never replaces an existing object
-
-    def _make_folders(self, sftp: paramiko.SFTPClient, folder: str) -> None:
-        """Create ``folder`` and the folders above it that are missing (another thread may race us)."""
-        try:
-            sftp.mkdir(folder)
-        except FileNotFoundError:
-            parent = folder.rpartition("/")[0]
-            if not parent:
-                raise
-            self._make_folders(sftp, parent)
-            self._make_folders(sftp, folder)
-        except OSError:
-            try:
-                is_folder = stat.S_ISDIR(sftp.stat(folder).st_mode or 0)
-            except OSError:
-                is_folder = False
-            if not is_folder:
-                raise
+        self._run("write", name, lambda sftp: self.writer.write(sftp, folder, base, memoryview(data)))
 
     def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         """Read the object, or ``length`` bytes of it from ``offset`` (cut short at its end).

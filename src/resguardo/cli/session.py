@@ -148,5 +148,13 @@ def shared_lock(repository: Repository, output: Output) -> Iterator[RepositoryLo
     def on_stale(lock: LockInfo) -> None:
         output.warning(f"ignoring a stale {lock.describe()}; 'resguardo unlock' removes it", operation="lock")
 
-    with locked(repository, on_stale=on_stale) as lock:
+    def on_leftovers(lock_ids: list[str]) -> None:
+        count = f"{len(lock_ids)} lock object{'s' if len(lock_ids) > 1 else ''}"
+        output.warning(
+            f"the storage refused to delete {count} of this run (an append-only account?); they go stale "
+            "in 30 minutes, and 'resguardo unlock' run with an account that may delete removes them",
+            operation="lock",
+        )
+
+    with locked(repository, on_stale=on_stale, on_leftovers=on_leftovers) as lock:
         yield lock

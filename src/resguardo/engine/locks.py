@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from resguardo.core.errors import IntegrityError, ObjectNotFound, RepositoryLocked
+from resguardo.core.errors import IntegrityError, ObjectNotFound, RepositoryLocked, StorageError
 from resguardo.engine.repository import LOCKS_PREFIX, Repository
 from resguardo.engine.walk import user_name
 
@@ -104,6 +104,8 @@ class RepositoryLock:
         self.repository = repository
         self.exclusive = exclusive
         self.id = secrets.token_hex(16)
+        self.leftovers: list[str] = []
+        """IDs of earlier lock objects of this holder that the storage refused to delete."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -137,7 +139,7 @@ class RepositoryLock:
                 if on_stale is not None:
                     on_stale(other)
                 continue
-            self.repository.storage.remove(LOCKS_PREFIX + self.id)
+            self._remove(self.id)
             raise RepositoryLocked(f"the repository is locked: {other.describe()}")
         self._thread = threading.Thread(target=self._refresh_loop, name="lock-refresh", daemon=True)
         self._thread.start()
@@ -145,21 +147,62 @@ class RepositoryLock:
     def _refresh_loop(self) -> None:
         while not self._stop.wait(REFRESH_INTERVAL):
             with contextlib.suppress(Exception):  # a failed refresh is retried at the next interval
-                self._write()
+                self.refresh()
 
-    def release(self) -> None:
-        """Stop refreshing and remove the lock."""
+    def refresh(self) -> None:
+        """Write the lock again, with the current time, as a new object; then remove the old one.
+
+        A new object rather than the old one overwritten, so that storage which never replaces an
+        object (an append-only account) can hold the lock too; an old object the storage refuses to
+        delete is remembered in :attr:`leftovers`.
+
+        Raises:
+            StorageError: the new lock could not be written (the old one stays in force).
+        """
+        old_id, self.id = self.id, secrets.token_hex(16)
+        try:
+            self._write()
+        except BaseException:
+            self.id = old_id
+            raise
+        self._remove(old_id)
+
+    def _remove(self, lock_id: str) -> None:
+        try:
+            self.repository.storage.remove(LOCKS_PREFIX + lock_id)
+        except StorageError:
+            self.leftovers.append(lock_id)
+
+    def release(self) -> list[str]:
+        """Stop refreshing and remove the lock.
+
+        Returns:
+            the IDs of this holder's lock objects that the storage refused to delete (an append-only
+            account): they go stale like the locks of a killed process, and ``unlock`` removes them.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.repository.storage.remove(LOCKS_PREFIX + self.id)
+        self._remove(self.id)
+        return list(self.leftovers)
 
 
 @contextmanager
 def locked(
-    repository: Repository, *, exclusive: bool = False, on_stale: Callable[[LockInfo], None] | None = None
+    repository: Repository,
+    *,
+    exclusive: bool = False,
+    on_stale: Callable[[LockInfo], None] | None = None,
+    on_leftovers: Callable[[list[str]], None] | None = None,
 ) -> Iterator[RepositoryLock]:
     """Hold a lock on the repository for the duration of a ``with`` block.
+
+    Args:
+        repository: the repository to lock.
+        exclusive: take an exclusive lock rather than a shared one.
+        on_stale: told about each stale lock that is ignored.
+        on_leftovers: told, at the end, the IDs of this holder's lock objects that the storage
+            refused to delete (an append-only account); not called when there are none.
 
     Raises:
         RepositoryLocked: a live lock conflicts.
@@ -169,4 +212,6 @@ def locked(
     try:
         yield lock
     finally:
-        lock.release()
+        leftovers = lock.release()
+        if leftovers and on_leftovers is not None:
+            on_leftovers(leftovers)

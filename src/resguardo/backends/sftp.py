@@ -39,7 +39,7 @@ from resguardo.backends._sftp_read import read_range
 from resguardo.backends._sftp_write import TEMPORARY_PREFIX, ReplaceRefused, Writer
 from resguardo.backends.base import StoredObject
 from resguardo.backends.retry import RetryPolicy, call_with_retries
-from resguardo.core.errors import ObjectNotFound, ResguardoError, StorageError
+from resguardo.core.errors import ConfigurationError, ObjectNotFound, ResguardoError, StorageError
 
 DEFAULT_CONNECTIONS = 4
 DEFAULT_TIMEOUT = 60.0
@@ -80,8 +80,6 @@ class SftpStorage:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         if connections < 1:
-            from resguardo.core.errors import ConfigurationError
-
             raise ConfigurationError(f"an SFTP storage needs at least one connection, not {connections}")
         self.address = location if isinstance(location, SftpLocation) else parse_location(location)
         self.credentials = Credentials.from_environment(key_file, known_hosts)

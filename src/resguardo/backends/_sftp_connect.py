@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import getpass
 import hashlib
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa")
 SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
 WINDOW_BYTES = 16 * 1024 * 1024
 """The SSH channel window: how many bytes the server may send before waiting for an acknowledgement."""
+
+
+# paramiko logs a dropped connection from its own threads; the errors raised here say all a person needs,
+# so its records must not reach the terminal through logging's last-resort handler.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class HostKeyError(StorageError):

@@ -9,16 +9,18 @@
 # For each engine: init, backup of the dataset (default /tmp/bench/data), restore of that snapshot to
 # a fresh folder, then diff -r --no-dereference of the restored tree against the dataset. Before the
 # backup the dataset is read once (warm page cache), before the restore the repository too. Each step
-# runs under /usr/bin/time -v (wall, user+sys CPU, peak RSS) after waiting (up to IDLE_WAIT seconds,
+# runs under /usr/bin/time -v (wall, user+sys CPU, peak RSS; the server's CPU is counted apart) after waiting (up to IDLE_WAIT seconds,
 # default 60; 0 turns it off) for other work on the machine to use less than a fifth of a core.
 #
 # Results: /tmp/bench/results-remote/<timestamp>-MODE/ with results.tsv (one row per step), meta.tsv,
 # run.log and the raw output of every step; .../latest points at the newest run.
 #
 # Adding a mode (such as s3): write MODE_start (start the service, set anything the others need),
-# MODE_stop, MODE_location ENGINE (print the repository location for that engine), MODE_env ENGINE
-# (print extra environment as NAME=VALUE lines) and MODE_restic_options (print extra restic options,
-# one per line); then add MODE to the case below.
+# MODE_stop, MODE_server_ticks (print the CPU ticks the service has used so far, or 0),
+# MODE_location ENGINE (print the repository location for that engine), MODE_env ENGINE (print extra
+# environment as NAME=VALUE lines), MODE_restic_options (print extra restic options, one per line) and
+# MODE_repository_folder ENGINE (a local folder to read before the restore, or nothing); then add MODE
+# to the case below.
 #
 # Environment: RESGUARDO, RESTIC (binaries; default: this checkout's .venv/bin/resguardo, then PATH),
 #   DATA (default /tmp/bench/data), IDLE_WAIT, SSHD (default /usr/sbin/sshd).
@@ -77,7 +79,7 @@ mkdir -p "$RES"
 ln -sfn "$RES" "$RES_ROOT/latest"
 exec > >(tee -a "$RES/run.log") 2>&1
 TSV=$RES/results.tsv
-printf 'mode\tengine\tstep\trc\twall_s\tuser_s\tsys_s\tmaxrss_kb\tbytes\tother_cpu_s\n' > "$TSV"
+printf 'mode\tengine\tstep\trc\twall_s\tuser_s\tsys_s\tmaxrss_kb\tbytes\tserver_cpu_s\tother_cpu_s\n' > "$TSV"
 
 # ---- mode sftp: an sshd of our own on 127.0.0.1 ---------------------------------------------------
 sftp_start() {
@@ -140,6 +142,8 @@ sftp_restic_options() {
   echo "sftp.command=ssh -p $SFTP_PORT -i $WORKDIR/sshd/client_key -o UserKnownHostsFile=$WORKDIR/sshd/known_hosts -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes $SFTP_USER@127.0.0.1 -s sftp"
 }
 sftp_repository_folder() { echo "$WORKDIR/repos/$1"; }
+# CPU ticks the server spent so far: sshd and the finished sessions it reaped (fields 14-17 of its stat).
+sftp_server_ticks() { awk '{print $14+$15+$16+$17}' "/proc/$SSHD_PID/stat" 2>/dev/null || echo 0; }
 
 trap '"${MODE}_stop"' EXIT
 trap 'exit 130' INT TERM
@@ -163,23 +167,25 @@ nbytes() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END{printf "%d", s}';
 # timed ENGINE STEP BYTES -- command...
 timed() {
   local eng=$1 step=$2 bytes=$3; shift 4
-  local tf=$RES/$eng.$step.time of=$RES/$eng.$step.out t0 t1 c0 c1 rc wall user sys rss other
+  local tf=$RES/$eng.$step.time of=$RES/$eng.$step.out t0 t1 c0 c1 s0 s1 rc wall user sys rss server other
   wait_idle
   echo "$(date +%T) $eng $step"
-  c0=$(busy_ticks); t0=$(date +%s.%N)
+  c0=$(busy_ticks); s0=$("${MODE}_server_ticks"); t0=$(date +%s.%N)
   /usr/bin/time -v -o "$tf" "$@" > "$of" 2>&1 < /dev/null
   rc=$?
-  t1=$(date +%s.%N); c1=$(busy_ticks)
+  t1=$(date +%s.%N); sleep 0.5; c1=$(busy_ticks); s1=$("${MODE}_server_ticks")
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
   user=$(awk -F': ' '/User time/{print $2}' "$tf")
   sys=$(awk -F': ' '/System time/{print $2}' "$tf")
   rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$tf")
-  other=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v u="${user:-0}" -v s="${sys:-0}" \
-    'BEGIN{o=(b-a)/hz-u-s; if (o<0) o=0; printf "%.2f", o}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$MODE" "$eng" "$step" "$rc" "$wall" "${user:-0}" \
-    "${sys:-0}" "${rss:-0}" "$bytes" "$other" >> "$TSV"
+  server=$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b-a)/hz}')
+  # other work on the machine: all CPU time in the step but this command's and the server's
+  other=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v u="${user:-0}" -v s="${sys:-0}" -v v="$server" \
+    'BEGIN{o=(b-a)/hz-u-s-v; if (o<0) o=0; printf "%.2f", o}')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$MODE" "$eng" "$step" "$rc" "$wall" "${user:-0}" \
+    "${sys:-0}" "${rss:-0}" "$bytes" "$server" "$other" >> "$TSV"
   tail -n 5 "$of" | sed 's/^/    | /'
-  echo "    rc=$rc wall=${wall}s user=${user}s sys=${sys}s maxrss=${rss}kB other_cpu=${other}s"
+  echo "    rc=$rc wall=${wall}s user=${user}s sys=${sys}s maxrss=${rss}kB server_cpu=${server}s other_cpu=${other}s"
   return $rc
 }
 

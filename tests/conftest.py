@@ -19,6 +19,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from resguardo.backends import LocalStorage, MemoryStorage
+from tests.fixtures.sshd import sshd_server
+
+__all__ = ["sshd_server"]  # a real OpenSSH server on 127.0.0.1, for the SFTP tests
 
 settings.register_profile("dev", deadline=None)
 settings.register_profile(

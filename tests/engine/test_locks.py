@@ -209,8 +209,9 @@ def test_a_lock_records_its_kind_and_when_it_was_first_taken(
 ) -> None:
     with locked(repository, kind=PRUNE) as lock:
         clock.advance(600)
-        lock._write()  # a refresh
+        lock.refresh()
         (info,) = list_locks(repository)
+    assert info.session == lock.session != info.id
     assert info.kind == PRUNE
     assert info.created == START
     assert info.time == START + timedelta(minutes=10)
@@ -229,3 +230,55 @@ def test_a_lock_not_refreshed_for_too_long_is_lost(repository: Repository, clock
         clock.advance(STALE_AFTER)
         with pytest.raises(LockLost, match="not refreshed"):
             lock.ensure_held()
+
+
+def test_a_refresh_writes_a_new_lock_object_and_removes_the_old_one(
+    repository: Repository, clock: FakeClock
+) -> None:
+    with locked(repository) as lock:
+        first = lock.id
+        clock.advance(STALE_AFTER - 1)
+        lock.refresh()
+        clock.advance(10)
+        (info,) = list_locks(repository)
+        assert info.id == lock.id != first
+        assert not is_stale(info, clock.now())
+    assert list_locks(repository) == []
+
+
+def test_locks_the_storage_refuses_to_delete_are_reported_not_raised(
+    memory_storage: MemoryStorage, clock: FakeClock
+) -> None:
+    from resguardo.backends.faulty import FaultyStorage
+    from resguardo.core.errors import StorageError
+
+    refusing = FaultyStorage(
+        memory_storage,
+        fail_on=lambda operation, _name: operation == "remove",
+        error=StorageError("permission denied"),
+    )
+    repository = Repository.create(refusing, b"pass", kdf=FAST_KDF, clock=clock)
+    reported: list[list[str]] = []
+    with locked(repository, on_leftovers=reported.append) as lock:
+        first = lock.id
+        lock.refresh()
+        second = lock.id
+    assert reported == [[first, second]]
+    assert {info.id for info in list_locks(repository)} == {first, second}
+
+
+def test_a_failed_refresh_keeps_the_lock_in_force(memory_storage: MemoryStorage, clock: FakeClock) -> None:
+    from resguardo.backends.faulty import FaultyStorage
+    from resguardo.core.errors import StorageError
+
+    storage = FaultyStorage(memory_storage)
+    repository = Repository.create(storage, b"pass", kdf=FAST_KDF, clock=clock)
+    with locked(repository) as lock:
+        held = lock.id
+        storage.fail_on = lambda operation, _name: operation == "save"
+        with pytest.raises(StorageError):
+            lock.refresh()
+        storage.fail_on = lambda _operation, _name: False
+        assert lock.id == held
+        assert [info.id for info in list_locks(repository)] == [held]
+    assert list_locks(repository) == []

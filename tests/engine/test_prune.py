@@ -65,7 +65,7 @@ def forget(location: Path, snapshot_id: str) -> None:
 def run_prune(location: Path, **options: float | bool) -> PruneReport:
     repository = open_repository(location)
     with locked(repository, kind=PRUNE) as lock:
-        return prune(repository, lock.id, PruneOptions(**options))  # type: ignore[arg-type]
+        return prune(repository, lock.session, PruneOptions(**options))  # type: ignore[arg-type]
 
 
 def assert_intact(location: Path) -> None:
@@ -307,3 +307,17 @@ def test_prune_removes_temporary_files_abandoned_long_ago_and_keeps_recent_ones(
 
     assert report.temporary_files_removed == 1
     assert not old.exists() and recent.exists()
+
+
+def test_a_plan_keeps_waiting_for_a_session_that_refreshed_its_lock(location: Path, tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", {"a": content(5)})
+    forget(location, back_up(location, tree))
+    holder = open_repository(location)
+    with locked(holder) as lock:
+        assert not run_prune(location).finished
+        first_object = lock.id
+        lock.refresh()  # a new lock object, the same session
+        assert lock.id != first_object
+        still = run_prune(location)
+        assert not still.finished and still.packs_deleted == 0
+    assert run_prune(location).finished

@@ -339,6 +339,25 @@ def test_large_files_written_in_pieces_by_several_workers_are_identical(
     assert_same_tree(source, inside(tmp_path / "target", source))
 
 
+def test_many_large_files_in_pieces_each_keep_their_own_bookkeeping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Large files finish in another order than they started: a finished file's number must never be
+    # handed to a newer one while an older one still has pieces in flight.
+    monkeypatch.setattr(restorer_module, "PIECE_BYTES", 20_000)
+    source = tmp_path / "source"
+    source.mkdir()
+    for number in range(12):
+        (source / f"big-{number:02}").write_bytes(random_bytes(60_000 + 70_000 * (number % 4), number))
+    repository = new_repository()
+    snapshot = back_up(repository, source)
+
+    result = restore(repository, snapshot, str(tmp_path / "target"), workers=3)
+
+    assert result.complete
+    assert_same_tree(source, inside(tmp_path / "target", source))
+
+
 def test_restoring_twice_into_the_same_target_replaces_and_stays_identical(tmp_path: Path) -> None:
     source = tmp_path / "source"
     build_varied_tree(source)

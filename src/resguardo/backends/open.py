@@ -10,12 +10,19 @@ from resguardo.core.errors import ConfigurationError
 
 S3_ENDPOINT_ENV = "RESGUARDO_S3_ENDPOINT"
 S3_PATH_STYLE_ENV = "RESGUARDO_S3_PATH_STYLE"
+SUPPORTED = "a local directory path, local:PATH, sftp://USER@HOST:PORT/PATH or s3://BUCKET/PREFIX"
 
 
 def open_storage(
-    location: str, *, s3_endpoint: str | None = None, s3_path_style: bool | None = None
+    location: str,
+    *,
+    s3_endpoint: str | None = None,
+    s3_path_style: bool | None = None,
+    sftp_key: str | None = None,
+    sftp_known_hosts: str | None = None,
 ) -> Storage:
-    """Return the Storage for ``location``: a directory path, ``local:PATH`` or ``s3://BUCKET/PREFIX``.
+    """Return the Storage for ``location``: a directory path, ``local:PATH``, ``sftp://...`` or
+    ``s3://BUCKET/PREFIX``.
 
     Args:
         location: where the repository is.
@@ -23,9 +30,13 @@ def open_storage(
             botocore's own lookup (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, the profile), else AWS.
         s3_path_style: address buckets in the URL's path; None: ``RESGUARDO_S3_PATH_STYLE``, else
             botocore chooses.
+        sftp_key: for ``sftp://``, the private key file to log in with (else ``RESGUARDO_SFTP_KEY``,
+            the ssh-agent and the usual keys of ``~/.ssh``).
+        sftp_known_hosts: for ``sftp://``, the known_hosts file (else ``RESGUARDO_SFTP_KNOWN_HOSTS``,
+            then ``~/.ssh/known_hosts``).
 
     Raises:
-        ConfigurationError: the location is empty or names a scheme this version does not support.
+        ConfigurationError: the location is empty, malformed, or names a scheme this version does not support.
     """
     if not location:
         raise ConfigurationError("no repository given", "pass --repo PATH or set RESGUARDO_REPOSITORY")
@@ -34,10 +45,13 @@ def open_storage(
     scheme, separator, _rest = location.partition("://")
     if separator and scheme == "s3":
         return _open_s3(location, s3_endpoint, s3_path_style)
+    if separator and scheme == "sftp":
+        from resguardo.backends.sftp import SftpStorage
+
+        return SftpStorage(location, key_file=sftp_key, known_hosts=sftp_known_hosts)
     if separator:
         raise ConfigurationError(
-            f"repository scheme {scheme!r} is not supported in {location!r}",
-            "use a local directory path or s3://BUCKET/PREFIX",
+            f"repository scheme {scheme!r} is not supported in {location!r}", f"use {SUPPORTED}"
         )
     return LocalStorage(location)
 

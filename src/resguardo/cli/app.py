@@ -122,7 +122,7 @@ def global_options(
             "-r",
             metavar="PATH",
             envvar=REPOSITORY_ENV,
-            help="Repository location (a directory, or s3://BUCKET/PREFIX).",
+            help="Repository location: a directory, sftp://USER@HOST:PORT/PATH or s3://BUCKET/PREFIX.",
             show_envvar=True,
         ),
     ] = None,
@@ -146,6 +146,26 @@ def global_options(
             show_envvar=True,
         ),
     ] = None,
+    sftp_key: Annotated[
+        str | None,
+        typer.Option(
+            "--sftp-key",
+            metavar="FILE",
+            envvar="RESGUARDO_SFTP_KEY",
+            help="For sftp:// repositories: the private key to log in with (else ssh-agent, ~/.ssh/id_*).",
+            show_envvar=True,
+        ),
+    ] = None,
+    sftp_known_hosts: Annotated[
+        str | None,
+        typer.Option(
+            "--sftp-known-hosts",
+            metavar="FILE",
+            envvar="RESGUARDO_SFTP_KNOWN_HOSTS",
+            help="For sftp:// repositories: the known_hosts file (else ~/.ssh/known_hosts).",
+            show_envvar=True,
+        ),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print machine-readable JSON on standard output.")
     ] = False,
@@ -160,8 +180,14 @@ def global_options(
 ) -> None:
     """Deduplicating, compressed, encrypted backups."""
     del version
+    output = Output(json_mode=json_output, quiet=quiet, verbose=verbose)
     ctx.obj = Settings(
-        repo, password_file, Output(json_mode=json_output, quiet=quiet, verbose=verbose), s3_endpoint
+        repo,
+        password_file,
+        output,
+        s3_endpoint=s3_endpoint,
+        sftp_key=sftp_key,
+        sftp_known_hosts=sftp_known_hosts,
     )
 
 

@@ -66,7 +66,7 @@ def prune(
         opened_repository(settings, with_index=False) as repository,
         locked(repository, kind=PRUNE, on_stale=on_stale) as lock,
     ):
-        report = run_prune(repository, lock.id, options)
+        report = run_prune(repository, lock.session, options)
     _print_report(output, report)
 
 

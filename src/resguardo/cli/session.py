@@ -42,12 +42,17 @@ class Settings:
         output: how to print.
         s3_endpoint: the S3 server for ``s3://`` repositories (``--s3-endpoint`` or
             ``RESGUARDO_S3_ENDPOINT``), if given.
+        sftp_key: for sftp:// repositories, the private key file (``--sftp-key`` or ``RESGUARDO_SFTP_KEY``).
+        sftp_known_hosts: for sftp:// repositories, the known_hosts file (``--sftp-known-hosts`` or
+            ``RESGUARDO_SFTP_KNOWN_HOSTS``).
     """
 
     repository: str | None
     password_file: str | None
     output: Output
     s3_endpoint: str | None = None
+    sftp_key: str | None = None
+    sftp_known_hosts: str | None = None
 
 
 def settings_of(context: typer.Context) -> Settings:
@@ -83,7 +88,12 @@ def open_storage(settings: Settings) -> Storage:
     """
     from resguardo.backends.open import open_storage as open_location
 
-    return open_location(settings.repository or "", s3_endpoint=settings.s3_endpoint)
+    return open_location(
+        settings.repository or "",
+        s3_endpoint=settings.s3_endpoint,
+        sftp_key=settings.sftp_key,
+        sftp_known_hosts=settings.sftp_known_hosts,
+    )
 
 
 @contextmanager
@@ -147,5 +157,13 @@ def shared_lock(repository: Repository, output: Output) -> Iterator[RepositoryLo
     def on_stale(lock: LockInfo) -> None:
         output.warning(f"ignoring a stale {lock.describe()}; 'resguardo unlock' removes it", operation="lock")
 
-    with locked(repository, on_stale=on_stale) as lock:
+    def on_leftovers(lock_ids: list[str]) -> None:
+        count = f"{len(lock_ids)} lock object{'s' if len(lock_ids) > 1 else ''}"
+        output.warning(
+            f"the storage refused to delete {count} of this run (an append-only account?); they go stale "
+            "in 30 minutes, and 'resguardo unlock' run with an account that may delete removes them",
+            operation="lock",
+        )
+
+    with locked(repository, on_stale=on_stale, on_leftovers=on_leftovers) as lock:
         yield lock

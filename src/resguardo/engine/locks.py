@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from resguardo.core.errors import IntegrityError, LockLost, ObjectNotFound, RepositoryLocked
+from resguardo.core.errors import IntegrityError, LockLost, ObjectNotFound, RepositoryLocked, StorageError
 from resguardo.engine.repository import LOCKS_PREFIX, Repository
 from resguardo.engine.walk import user_name
 
@@ -55,6 +55,8 @@ class LockInfo:
     kind: str
     time: datetime
     created: datetime
+    session: str = ""
+    """The holder's ID, the same for every object it writes as it refreshes (its first lock ID)."""
 
     @property
     def exclusive(self) -> bool:
@@ -112,6 +114,7 @@ def _lock_from_document(lock_id: str, document: dict[str, object]) -> LockInfo:
         kind=kind,
         time=time,
         created=datetime.fromisoformat(str(created)) if created else time,
+        session=str(document.get("session") or lock_id),
     )
 
 
@@ -135,7 +138,11 @@ class RepositoryLock:
         self.repository = repository
         self.kind = kind
         self.id = secrets.token_hex(16)
+        self.session = self.id
+        """Stays the same while :attr:`id` changes at each refresh (a prune waits for sessions)."""
         self.created = repository.clock.now()
+        self.leftovers: list[str] = []
+        """IDs of earlier lock objects of this holder that the storage refused to delete."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_refresh = repository.clock.monotonic()
@@ -152,6 +159,7 @@ class RepositoryLock:
             "pid": os.getpid(),
             "username": user_name(os.getuid()),
             "kind": self.kind,
+            "session": self.session,
             "exclusive": self.exclusive,
             "created": self.created.isoformat(),
             "time": self.repository.clock.now().isoformat(),
@@ -203,7 +211,7 @@ class RepositoryLock:
                 if on_stale is not None:
                     on_stale(other)
                 continue
-            self.repository.storage.remove(LOCKS_PREFIX + self.id)
+            self._remove(self.id)
             raise RepositoryLocked(f"the repository is locked: {other.describe()}")
         self._thread = threading.Thread(target=self._refresh_loop, name="lock-refresh", daemon=True)
         self._thread.start()
@@ -212,15 +220,45 @@ class RepositoryLock:
     def _refresh_loop(self) -> None:
         while not self._stop.wait(REFRESH_INTERVAL):
             with contextlib.suppress(Exception):  # a failed refresh is retried at the next interval
-                self._write()
+                self.refresh()
 
-    def release(self) -> None:
-        """Stop refreshing and remove the lock."""
+    def refresh(self) -> None:
+        """Write the lock again, with the current time, as a new object; then remove the old one.
+
+        A new object rather than the old one overwritten, so that storage which never replaces an
+        object (an append-only account) can hold the lock too; an old object the storage refuses to
+        delete is remembered in :attr:`leftovers`. The session stays the same.
+
+        Raises:
+            StorageError: the new lock could not be written (the old one stays in force).
+        """
+        old_id, self.id = self.id, secrets.token_hex(16)
+        try:
+            self._write()
+        except BaseException:
+            self.id = old_id
+            raise
+        self._remove(old_id)
+
+    def _remove(self, lock_id: str) -> None:
+        try:
+            self.repository.storage.remove(LOCKS_PREFIX + lock_id)
+        except StorageError:
+            self.leftovers.append(lock_id)
+
+    def release(self) -> list[str]:
+        """Stop refreshing and remove the lock.
+
+        Returns:
+            the IDs of this holder's lock objects that the storage refused to delete (an append-only
+            account): they go stale like the locks of a killed process, and ``unlock`` removes them.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.repository.end_session()
-        self.repository.storage.remove(LOCKS_PREFIX + self.id)
+        self._remove(self.id)
+        return list(self.leftovers)
 
 
 @contextmanager
@@ -230,6 +268,7 @@ def locked(
     exclusive: bool = False,
     kind: str | None = None,
     on_stale: Callable[[LockInfo], None] | None = None,
+    on_leftovers: Callable[[list[str]], None] | None = None,
 ) -> Iterator[RepositoryLock]:
     """Hold a lock on the repository for the duration of a ``with`` block.
 
@@ -242,6 +281,8 @@ def locked(
         exclusive: take an exclusive lock (same as ``kind="exclusive"``).
         kind: ``shared`` (default), ``prune`` or ``exclusive``.
         on_stale: told about each stale lock that is ignored.
+        on_leftovers: told, at the end, the IDs of this holder's lock objects that the storage
+            refused to delete (an append-only account); not called when there are none.
 
     Raises:
         RepositoryLocked: a live lock conflicts.
@@ -251,4 +292,6 @@ def locked(
     try:
         yield lock
     finally:
-        lock.release()
+        leftovers = lock.release()
+        if leftovers and on_leftovers is not None:
+            on_leftovers(leftovers)

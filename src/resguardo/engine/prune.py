@@ -234,7 +234,7 @@ def _packs_to_repack(usage: dict[bytes, int], sizes: dict[bytes, int], max_unuse
 
 
 def _make_plan(
-    repository: Repository, own_lock: str, options: PruneOptions, report: PruneReport
+    repository: Repository, own_session: str, options: PruneOptions, report: PruneReport
 ) -> PrunePlan | None:
     """Find what is unused, repack, and publish a plan; return it (None when nothing is to delete)."""
     repository.load_index(exclude_packs=())
@@ -273,7 +273,8 @@ def _make_plan(
     storage.save(PRUNE_PREFIX + plan.id, plan.to_bytes(repository.keys))
     # Only now list the locks: a session whose lock is not in this list wrote it after the plan was
     # published, so it reads the plan when it begins and leaves the condemned packs alone.
-    plan.waiting_for = sorted(lock.id for lock in list_locks(repository) if lock.id != own_lock)
+    sessions = {lock.session for lock in list_locks(repository)}
+    plan.waiting_for = sorted(sessions - {own_session})
     storage.save(PRUNE_PREFIX + plan.id, plan.to_bytes(repository.keys))
     return plan
 
@@ -413,7 +414,7 @@ def _finish_pending(
 
 def prune(
     repository: Repository,
-    own_lock: str,
+    own_session: str,
     options: PruneOptions | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PruneReport:
@@ -423,7 +424,7 @@ def prune(
 
     Args:
         repository: the open repository.
-        own_lock: the ID of the caller's lock (a plan does not wait for it).
+        own_session: the session of the caller's lock (``RepositoryLock.session``); no plan waits for it.
         options: thresholds, dry run, how long to wait for older sessions.
         sleep: waits between looks at the locks (injectable for tests).
 
@@ -439,7 +440,7 @@ def prune(
     report = PruneReport(dry_run=options.dry_run)
     started = repository.clock.monotonic()
     if _finish_pending(repository, options, report, sleep):
-        plan = _make_plan(repository, own_lock, options, report)
+        plan = _make_plan(repository, own_session, options, report)
         if plan is not None:
             waiting = _wait_for_sessions(repository, plan, options, sleep)
             if waiting:

@@ -85,6 +85,8 @@ class _Restorer:
         self.damaged_paths: set[str] = set()
         self.created: list[_Directory] = []
         self.shared_files: dict[int, _SharedFile] = {}
+        self.shared_files_started = 0
+        """Large files handed out in pieces so far; the next one is numbered one more (never reused)."""
         self.walked: queue.SimpleQueue[_WalkItem] = queue.SimpleQueue()
         self.outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
         self.workers: _ThreadWorkers | _ProcessWorkers | None = None
@@ -341,7 +343,8 @@ class _Restorer:
             _check_fatal(path, error)
             self.error(path, f"not restored: {_describe(error)}")
             return True
-        file_id = len(self.shared_files) + 1
+        self.shared_files_started += 1
+        file_id = self.shared_files_started
         shared = self.shared_files[file_id] = _SharedFile(fd, node, path, 0)
         identity = _identity(fd)
         pieces: list[_Piece] = []

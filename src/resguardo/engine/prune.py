@@ -286,9 +286,8 @@ def _still_waiting(repository: Repository, plan: PrunePlan) -> list[str]:
     """Return descriptions of the live sessions the plan still waits for."""
     waited = set(plan.waiting_for or ())
     now = repository.clock.now()
-    return [
-        lock.describe() for lock in list_locks(repository) if lock.id in waited and not is_stale(lock, now)
-    ]
+    live = [lock for lock in list_locks(repository) if lock.session in waited and not is_stale(lock, now)]
+    return [lock.describe() for lock in live]
 
 
 def _rescued_packs(repository: Repository, plan: PrunePlan) -> set[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ import typer
 
 from resguardo.cli.output import Output, format_size, format_time
 from resguardo.cli.passphrases import SOURCE_PASSWORD_FILE_ENV
-from resguardo.cli.session import cache_directory, opened_repository, settings_of, shared_lock
+from resguardo.cli.session import Settings, cache_directory, opened_repository, settings_of, shared_lock
 from resguardo.cli.snapshot_filters import HostFilter, PathFilter, TagFilter
 
 if TYPE_CHECKING:
@@ -29,20 +30,25 @@ def _normalized_location(location: str) -> str:
 
 
 @contextmanager
-def _opened_source(location: str, password_file: str | None, *, with_index: bool) -> Iterator[Repository]:
+def _opened_source(
+    settings: Settings, location: str, password_file: str | None, *, with_index: bool
+) -> Iterator[Repository]:
     """Open the repository to copy from with its own passphrase; close its storage afterwards.
+
+    The global storage options (``--s3-endpoint``, ``--sftp-key``, ``--sftp-known-hosts``) apply to
+    it as to the destination.
 
     Raises:
         RepositoryNotFound: there is no repository at ``location``.
         UsageError: no passphrase for it is available.
         WrongPassphrase: its passphrase opens none of its key slots.
     """
-    from resguardo.backends.open import open_storage
     from resguardo.cli.passphrases import source_passphrase
+    from resguardo.cli.session import open_storage
     from resguardo.core.errors import RepositoryNotFound, WrongPassphrase
     from resguardo.engine.repository import CONFIG_NAME, Repository
 
-    storage = open_storage(location)
+    storage = open_storage(dataclasses.replace(settings, repository=location))
     try:
         if not storage.exists(CONFIG_NAME):
             raise RepositoryNotFound(
@@ -160,7 +166,7 @@ def copy(
     if settings.repository and _normalized_location(from_repo) == _normalized_location(settings.repository):
         raise UsageError("--from-repo and --repo name the same repository", "copy into another repository")
     with (
-        _opened_source(from_repo, from_password_file, with_index=not dry_run) as source,
+        _opened_source(settings, from_repo, from_password_file, with_index=not dry_run) as source,
         opened_repository(settings, with_index=not dry_run) as destination,
         shared_lock(source, output),
         shared_lock(destination, output),

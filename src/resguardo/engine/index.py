@@ -184,7 +184,7 @@ class Index:
             columns: unsorted blob columns whose ``packs`` column holds positions in ``pack_ids``;
                 they are not modified.
         """
-        numbers = [self._pack_number(pack_id, size) for pack_id, size in zip(pack_ids, pack_sizes, strict=True)]
+        numbers = [self._pack_number(pack, size) for pack, size in zip(pack_ids, pack_sizes, strict=True)]
         renumbered = dict(columns)
         renumbered["packs"] = np.array(numbers, dtype=np.uint32)[columns["packs"]]
         self._add_unsorted(renumbered)

@@ -100,7 +100,9 @@ def write_index_cache(path: str, names: Sequence[str], index: Index) -> bool:
     return write_cache_file(path, header, sections)
 
 
-def encode_header(names: Sequence[str], pack_ids: list[bytes], sizes: list[int], count: int, duplicates: int) -> bytes:
+def encode_header(
+    names: Sequence[str], pack_ids: list[bytes], sizes: list[int], count: int, duplicates: int
+) -> bytes:
     """Return the header of a cache file covering the index files ``names``.
 
     Args:
@@ -108,9 +110,10 @@ def encode_header(names: Sequence[str], pack_ids: list[bytes], sizes: list[int],
         pack_ids: the pack table; ``sizes`` their sizes (-1 for a removed pack).
         count: the rows of the blob table; ``duplicates`` those of the table of later locations.
     """
-    return msgpack.packb(
+    header: bytes = msgpack.packb(
         {"names": sorted(names), "packs": pack_ids, "sizes": sizes, "count": count, "duplicates": duplicates}
     )
+    return header
 
 
 def write_cache_file(path: str, header: bytes, sections: Iterable[Iterable[Array]]) -> bool:

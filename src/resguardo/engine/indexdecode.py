@@ -27,6 +27,7 @@ READ_SIZE = 1 << 20
 _FIELD_LIMITS = {"types": 0xFF, "offsets": MAXIMUM_BLOB_FIELD, "lengths": MAXIMUM_BLOB_FIELD}
 _FIELD_LIMITS |= {"raw_lengths": MAXIMUM_BLOB_FIELD, "compressions": 0xFF}
 # Positions of the fields in a stored blob entry: [type, id, offset, length, raw length, compression].
+_MALFORMED = (KeyError, TypeError, ValueError, OverflowError, zstandard.ZstdError, msgpack.UnpackException)
 _ENTRY_FIELDS = (("types", 0), ("offsets", 2), ("lengths", 3), ("raw_lengths", 4), ("compressions", 5))
 
 
@@ -60,7 +61,7 @@ def decode_index_columns(keys: RepositoryKeys, name: str, data: bytes) -> IndexF
         reader = zstandard.ZstdDecompressor().stream_reader(plaintext)
         unpacker = msgpack.Unpacker(reader, read_size=READ_SIZE)
         return _read_document(unpacker, name)
-    except (KeyError, TypeError, ValueError, OverflowError, zstandard.ZstdError, msgpack.UnpackException) as error:
+    except _MALFORMED as error:
         raise IntegrityError(f"index {name} is malformed: {error}") from None
 
 

@@ -21,8 +21,6 @@ process ends), so that an index larger than memory works without a cache folder 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,110 +28,19 @@ from typing import BinaryIO
 
 import numpy as np
 
-from resguardo.engine.blobtable import COLUMN_NAMES, COLUMNS, Array, later_rows, sort_unique
+from resguardo.engine.blobtable import COLUMN_NAMES, Array, bytes_of, later_rows, sort_unique
 from resguardo.engine.index import Index
 from resguardo.engine.indexcache import encode_header, read_index_cache, write_cache_file
 from resguardo.engine.indexdecode import IndexFileColumns
+from resguardo.engine.indexspool import (
+    DTYPES,
+    SPILL_ROWS,
+    ColumnSpool,
+    read_rows,
+    release_free_memory,
+)
 
-SPILL_ROWS = 1 << 20  # blobs (50 MB of columns): a larger index goes through files
-SEGMENT_ROWS = 1 << 18  # rows gathered or read at a time
-_DTYPES = {name: np.dtype(dtype) for name, dtype in COLUMNS}
-
-
-class ColumnSpool:
-    """Unsorted blob columns, appended a part at a time; in memory until large, then in files.
-
-    Args:
-        directories: folders to try, in order, for the files; none: always in memory.
-        spill_rows: how many rows it holds in memory before it moves them to files.
-    """
-
-    def __init__(self, directories: Sequence[str], spill_rows: int = SPILL_ROWS) -> None:
-        self._directories = list(directories)
-        self._spill_rows = spill_rows
-        self._parts: dict[str, list[Array]] = {name: [] for name in COLUMN_NAMES}
-        self._files: dict[str, BinaryIO] = {}
-        self._rows = 0
-
-    def __len__(self) -> int:
-        return self._rows
-
-    @property
-    def spilled(self) -> bool:
-        """Whether the columns are in files."""
-        return bool(self._files)
-
-    def append(self, columns: dict[str, Array]) -> None:
-        """Append rows: one array per column name, all of the same length."""
-        if self._files:
-            for name in COLUMN_NAMES:
-                self._files[name].write(np.ascontiguousarray(columns[name]).data)
-        else:
-            for name in COLUMN_NAMES:
-                self._parts[name].append(columns[name])
-            if self._rows + len(columns["keys"]) >= self._spill_rows:
-                self._spill()
-        self._rows += len(columns["keys"])
-
-    def _spill(self) -> None:
-        for directory in self._directories:
-            try:
-                Path(directory).mkdir(parents=True, exist_ok=True)
-                files = {name: tempfile.TemporaryFile(dir=directory) for name in COLUMN_NAMES}
-            except OSError:
-                continue
-            for name, parts in self._parts.items():
-                for part in parts:
-                    files[name].write(np.ascontiguousarray(part).data)
-                parts.clear()
-            self._files = files
-            return
-
-    def column(self, name: str, *, release: bool = False) -> Array:
-        """Return a whole column; with ``release``, the spool forgets it (in memory) to free it sooner."""
-        if self._files:
-            return self._read(name, 0, self._rows)
-        parts = self._parts[name]
-        whole = np.concatenate(parts) if parts else np.empty(0, dtype=_DTYPES[name])
-        parts[:] = [] if release else [whole]
-        return whole
-
-    def rows(self, name: str, positions: Array) -> Array:
-        """Return the values of a column at the given row numbers (in their order)."""
-        if not self._files:
-            return self.column(name)[positions]
-        order = np.argsort(positions, kind="stable")
-        wanted = positions[order]
-        values = np.empty(len(positions), dtype=_DTYPES[name])
-        for start in range(0, self._rows, SEGMENT_ROWS):
-            low, high = wanted.searchsorted([start, start + SEGMENT_ROWS])
-            if low < high:
-                segment = self._read(name, start, min(SEGMENT_ROWS, self._rows - start))
-                values[order[low:high]] = segment[wanted[low:high] - start]
-        return values
-
-    def _read(self, name: str, start: int, count: int) -> Array:
-        stream = self._files[name]
-        stream.flush()
-        values = np.empty(count, dtype=_DTYPES[name])
-        view = memoryview(values.view(np.uint8).reshape(-1))
-        itemsize = _DTYPES[name].itemsize
-        done = 0
-        while done < len(view):
-            read = os.preadv(stream.fileno(), [view[done:]], start * itemsize + done)
-            if read <= 0:
-                raise OSError(f"index spool file ended {len(view) - done} bytes early")
-            done += read
-        return values
-
-    def close(self) -> None:
-        """Drop the columns and delete the files."""
-        for stream in self._files.values():
-            with contextlib.suppress(OSError):
-                stream.close()
-        self._files = {}
-        self._parts = {name: [] for name in COLUMN_NAMES}
-        self._rows = 0
+SEGMENT_ROWS = 1 << 18  # rows gathered at a time
 
 
 class IndexLoader:
@@ -145,12 +52,13 @@ class IndexLoader:
 
     Args:
         spill_directories: folders for the spool's files, in order of preference.
-        spill_rows: from how many blobs on the spool uses files, and the index is not sorted in memory.
+        spill_rows: from how many blobs on the spool uses files, and the index is not sorted in memory
+            (default :data:`SPILL_ROWS`).
     """
 
-    def __init__(self, spill_directories: Sequence[str], spill_rows: int = SPILL_ROWS) -> None:
+    def __init__(self, spill_directories: Sequence[str], spill_rows: int | None = None) -> None:
         self._spool = ColumnSpool(spill_directories, spill_rows)
-        self._spill_rows = spill_rows
+        self._spill_rows = SPILL_ROWS if spill_rows is None else spill_rows
         self._pack_ids: list[bytes] = []
         self._pack_sizes: list[int] = []
         self._numbers: dict[bytes, int] = {}
@@ -179,6 +87,7 @@ class IndexLoader:
             cache_path: where to write the index cache (then mapped from it), or None.
             names: the index files added, which the cache file covers.
         """
+        release_free_memory()  # what decoding freed
         try:
             if cache_path is not None:
                 index = self._write_and_map(cache_path, names)
@@ -200,12 +109,14 @@ class IndexLoader:
     def _write_and_map(self, path: str, names: Sequence[str]) -> Index | None:
         """Write the sorted cache file at ``path`` and map it; None when it cannot be written or read."""
         try:
-            order, keys, later = self._sort()
+            order, sorted_keys, later = self._sort()
         except OSError:
             return None
-        header = encode_header(names, self._pack_ids, self._pack_sizes, len(order), len(later))
         count = len(order)
-        if not write_cache_file(path, header, self._sections(order, [keys], later)):
+        header = encode_header(names, self._pack_ids, self._pack_sizes, count, len(later))
+        sections = self._sections(order, [sorted_keys], later)
+        del sorted_keys  # the sections free the keys once written
+        if not write_cache_file(path, header, sections):
             return None
         cached = read_index_cache(path)
         if cached is None or cached.names != frozenset(names) or len(cached.index) != count:
@@ -215,35 +126,72 @@ class IndexLoader:
     def _sort(self) -> tuple[Array, Array, Array]:
         """Return (order of the first locations, their sorted keys, order of the later locations).
 
-        ``order[i]`` is the spool row that goes to row ``i`` of the sorted table.
+        ``order[i]`` is the spool row that goes to row ``i`` of the sorted table. At most the keys, a
+        64-bit order and a 32-bit order (20 bytes a blob) are in memory at once.
+
+        Raises:
+            OSError: a spool file cannot be read.
         """
         keys = self._spool.column("keys")
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
+        wide = np.argsort(keys, kind="stable")
+        order = wide.astype(np.uint32) if len(wide) <= 0xFFFFFFFF else wide
+        del wide
+        sorted_keys = np.empty_like(keys)
+        for start in range(0, len(order), SEGMENT_ROWS):
+            sorted_keys[start : start + SEGMENT_ROWS] = keys[order[start : start + SEGMENT_ROWS]]
         del keys
-        if len(order) <= 0xFFFFFFFF:
-            order = order.astype(np.uint32)  # half the memory for the rest of the load
         later = later_rows(sorted_keys, lambda rows: self._spool.rows("tails", order[rows]))
         if not len(later):
             return order, sorted_keys, order[:0]
-        return np.delete(order, later), np.delete(sorted_keys, later), order[later]
+        sorted_keys = np.delete(sorted_keys, later)
+        later_order = order[later]
+        return np.delete(order, later), sorted_keys, later_order
 
     def _sections(self, order: Array, keys: list[Array], later: Array) -> Iterator[Iterator[Array]]:
         """Yield the columns of the cache file: the table's, then those of the later locations.
 
         ``keys`` holds the sorted keys; it is emptied once they are written, to free them.
+
+        Raises:
+            OSError: a spool or scratch file cannot be read or written.
         """
-        later_columns = {"keys": keys[0][:0]}
-        if len(later):
-            later_columns["keys"] = self._spool.rows("keys", later)
+        later_columns = {name: self._spool.rows(name, later) for name in COLUMN_NAMES}
         yield _released(keys)
         for name in COLUMN_NAMES[1:]:
-            column = self._spool.column(name)  # kept in memory when small: the write may fail, then sort in memory
-            later_columns[name] = column[later]
+            if self._spool.spilled and DTYPES[name].itemsize > 8:
+                yield self._gathered_by_words(name, order)
+                continue
+            # Not released: a small spool keeps it in memory, for the in-memory sort should this write fail.
+            column = self._spool.column(name)
             yield _gathered(column, order)
             del column
         for name in COLUMN_NAMES:
             yield iter([later_columns.pop(name)])
+
+    def _gathered_by_words(self, name: str, order: Array) -> Iterator[Array]:
+        """Yield ``column[order]`` in segments for a spooled column wider than 8 bytes (the ID tails).
+
+        Each 8-byte word of the values is gathered on its own into a scratch file, and the segments
+        are put together from those files: 8 bytes a blob in memory instead of the column's width.
+        """
+        width = DTYPES[name].itemsize // 8
+        scratches: list[BinaryIO] = []
+        try:
+            for word in range(width):
+                scratches.append(self._spool.scratch())
+                values = self._spool.words(name, word)
+                for segment in _gathered(values, order):
+                    scratches[-1].write(bytes_of(segment))
+                del values
+            for start in range(0, len(order), SEGMENT_ROWS):
+                count = min(SEGMENT_ROWS, len(order) - start)
+                words = np.empty((count, width), dtype=np.uint64)
+                for word, scratch in enumerate(scratches):
+                    words[:, word] = read_rows(scratch, np.dtype(np.uint64), start, count)
+                yield words.view(DTYPES[name]).reshape(-1)
+        finally:
+            for scratch in scratches:
+                scratch.close()
 
 
 def _released(holder: list[Array]) -> Iterator[Array]:

@@ -28,7 +28,7 @@ from resguardo.engine.chunker import ChunkerParameters
 from resguardo.engine.compression import Compressor, decompress
 from resguardo.engine.config import RepositoryConfig
 from resguardo.engine.crypto import KdfParameters, RepositoryKeys, plain_id
-from resguardo.engine.index import BlobLocation, Index, PackRecord, decode_index_file, encode_index_file
+from resguardo.engine.index import BlobLocation, Index, PackRecord, encode_index_file
 from resguardo.engine.indexcache import index_cache_path, read_index_cache, write_index_cache
 from resguardo.engine.indexdecode import IndexFileColumns, decode_index_columns
 from resguardo.engine.indexload import IndexLoader
@@ -224,7 +224,7 @@ class Repository:
                 index = self._rewrite_index_cache(cache_path, [*covered, *loaded], index)
         else:
             covered = frozenset()
-            # One index file's columns at a time; the loader spools them beside the cache, else in the temp folder.
+            # One file's columns at a time; the loader spools them beside the cache, else in the temp folder.
             spill_directories = [str(Path(cache_path).parent)] if cache_path else []
             loader = IndexLoader([*spill_directories, tempfile.gettempdir()])
             for decoded in decoded_files(covered):

@@ -134,9 +134,7 @@ def write_cache_file(path: str, header: bytes, sections: Iterable[Iterable[Array
             writer.write(MAGIC + _LENGTH.pack(len(header)) + header)
             writer.pad()
             for section in sections:
-                for segment in section:
-                    writer.write(bytes_of(segment))
-                writer.pad()
+                _write_section(writer, section)
             stream.write(writer.hasher.digest())
         os.replace(temporary, path)
         return True
@@ -144,6 +142,13 @@ def write_cache_file(path: str, header: bytes, sections: Iterable[Iterable[Array
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         return False
+
+
+def _write_section(writer: _HashingWriter, section: Iterable[Array]) -> None:
+    """Write one column and its padding (a function, so that no segment outlives it)."""
+    for segment in section:
+        writer.write(bytes_of(segment))
+    writer.pad()
 
 
 def _live_rows(table: BlobTable, live: Array) -> int:
@@ -193,12 +198,13 @@ def _digest_matches(stream: BinaryIO, size: int) -> bool:
     """Hash the file with reads, not through the mapping, so that checking it adds nothing to RSS."""
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
     remaining = size - DIGEST_SIZE
+    buffer = memoryview(bytearray(min(READ_SIZE, max(remaining, 1))))  # one buffer, read into again
     while remaining > 0:
-        data = stream.read(min(READ_SIZE, remaining))
-        if not data:
+        read = stream.readinto(buffer[: min(len(buffer), remaining)])
+        if not read:
             return False
-        hasher.update(data)
-        remaining -= len(data)
+        hasher.update(buffer[:read])
+        remaining -= read
     return hasher.digest() == stream.read(DIGEST_SIZE)
 
 

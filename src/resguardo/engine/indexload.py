@@ -34,7 +34,6 @@ from resguardo.engine.indexcache import encode_header, read_index_cache, write_c
 from resguardo.engine.indexdecode import IndexFileColumns
 from resguardo.engine.indexspool import (
     DTYPES,
-    SPILL_ROWS,
     ColumnSpool,
     read_rows,
     release_free_memory,
@@ -51,14 +50,14 @@ class IndexLoader:
     later locations (:meth:`Index.remove_packs` falls back on them), as :meth:`Index.add_packs` does.
 
     Args:
-        spill_directories: folders for the spool's files, in order of preference.
+        spill_directories: folders for the spool's files, in order of preference (None: the system's
+            temporary folder).
         spill_rows: from how many blobs on the spool uses files, and the index is not sorted in memory
-            (default :data:`SPILL_ROWS`).
+            (default :data:`indexspool.SPILL_ROWS`).
     """
 
-    def __init__(self, spill_directories: Sequence[str], spill_rows: int | None = None) -> None:
+    def __init__(self, spill_directories: Sequence[str | None], spill_rows: int | None = None) -> None:
         self._spool = ColumnSpool(spill_directories, spill_rows)
-        self._spill_rows = SPILL_ROWS if spill_rows is None else spill_rows
         self._pack_ids: list[bytes] = []
         self._pack_sizes: list[int] = []
         self._numbers: dict[bytes, int] = {}
@@ -93,14 +92,24 @@ class IndexLoader:
                 index = self._write_and_map(cache_path, names)
                 if index is not None:
                     return index
-            if len(self._spool) >= self._spill_rows:
-                with tempfile.TemporaryDirectory(prefix="resguardo-index-") as folder:
-                    index = self._write_and_map(str(Path(folder) / "index"), names)
-                if index is not None:  # mapped: the file lives on, unlinked, until the process ends
+            if len(self._spool) >= self._spool.spill_rows:
+                index = self._write_and_map_temporary(names)
+                if index is not None:
                     return index
             return self._in_memory()
         finally:
             self._spool.close()
+
+    def _write_and_map_temporary(self, names: Sequence[str]) -> Index | None:
+        """Write the sorted index to the system's temporary folder, map it and delete it.
+
+        The mapping keeps the file's content until the process ends. None when it cannot be written.
+        """
+        try:
+            with tempfile.TemporaryDirectory(prefix="resguardo-index-") as folder:
+                return self._write_and_map(str(Path(folder) / "index"), names)
+        except OSError:
+            return None
 
     def _in_memory(self) -> Index:
         table, later = sort_unique({name: self._spool.column(name, release=True) for name in COLUMN_NAMES})

@@ -30,17 +30,19 @@ class ColumnSpool:
     """Unsorted blob columns, appended a part at a time; in memory until large, then in files.
 
     Args:
-        directories: folders to try, in order, for the files; none: always in memory.
+        directories: folders to try, in order, for the files (None: the system's temporary folder);
+            none: always in memory.
         spill_rows: how many rows it holds in memory before it moves them to files (default
             :data:`SPILL_ROWS`).
     """
 
-    def __init__(self, directories: Sequence[str], spill_rows: int | None = None) -> None:
+    def __init__(self, directories: Sequence[str | None], spill_rows: int | None = None) -> None:
         self._directories = list(directories)
-        self._spill_rows = SPILL_ROWS if spill_rows is None else spill_rows
+        self.spill_rows = SPILL_ROWS if spill_rows is None else spill_rows
         self._parts: dict[str, list[Array]] = {name: [] for name in COLUMN_NAMES}
         self._files: dict[str, BinaryIO] = {}
         self._directory: str | None = None
+        self._spilled = False
         self._rows = 0
 
     def __len__(self) -> int:
@@ -49,7 +51,7 @@ class ColumnSpool:
     @property
     def spilled(self) -> bool:
         """Whether the columns are in files."""
-        return self._directory is not None
+        return self._spilled
 
     def append(self, columns: dict[str, Array]) -> None:
         """Append rows: one array per column name, all of the same length."""
@@ -59,7 +61,7 @@ class ColumnSpool:
         else:
             for name in COLUMN_NAMES:
                 self._parts[name].append(columns[name])
-            if self._rows + len(columns["keys"]) >= self._spill_rows:
+            if self._rows + len(columns["keys"]) >= self.spill_rows:
                 self._spill()
         self._rows += len(columns["keys"])
 
@@ -67,7 +69,8 @@ class ColumnSpool:
         for directory in self._directories:
             files: dict[str, BinaryIO] = {}
             try:
-                Path(directory).mkdir(parents=True, exist_ok=True)
+                if directory is not None:
+                    Path(directory).mkdir(parents=True, exist_ok=True)
                 for name in COLUMN_NAMES:
                     files[name] = scratch_file(directory)
             except OSError:
@@ -78,7 +81,7 @@ class ColumnSpool:
                 for part in parts:
                     files[name].write(bytes_of(part))
                 parts.clear()
-            self._files, self._directory = files, directory
+            self._files, self._directory, self._spilled = files, directory, True
             return
 
     def scratch(self) -> BinaryIO:
@@ -87,7 +90,7 @@ class ColumnSpool:
         Raises:
             OSError: the file cannot be created.
         """
-        if self._directory is None:
+        if not self._spilled:
             raise OSError("the spool has no folder")
         return scratch_file(self._directory)
 
@@ -145,13 +148,13 @@ class ColumnSpool:
         for stream in self._files.values():
             with contextlib.suppress(OSError):
                 stream.close()
-        self._files, self._directory = {}, None
+        self._files, self._directory, self._spilled = {}, None, False
         self._parts = {name: [] for name in COLUMN_NAMES}
         self._rows = 0
 
 
-def scratch_file(directory: str) -> BinaryIO:
-    """Return a new unlinked temporary file in ``directory``, open for reading and writing.
+def scratch_file(directory: str | None) -> BinaryIO:
+    """Return a new unlinked temporary file in ``directory`` (None: the system's), open for reading and writing.
 
     Raises:
         OSError: the file cannot be created.

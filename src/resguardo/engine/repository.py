@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import secrets
-import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -225,8 +224,7 @@ class Repository:
         else:
             covered = frozenset()
             # One file's columns at a time; the loader spools them beside the cache, else in the temp folder.
-            spill_directories = [str(Path(cache_path).parent)] if cache_path else []
-            loader = IndexLoader([*spill_directories, tempfile.gettempdir()])
+            loader = IndexLoader([str(Path(cache_path).parent) if cache_path else None, None])
             for decoded in decoded_files(covered):
                 loader.add(decoded)
             index = loader.finish(cache_path if loaded else None, loaded)

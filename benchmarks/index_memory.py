@@ -134,7 +134,8 @@ def main() -> None:
         )
     opener = [sys.executable, "-c", OPEN_SCRIPT, str(work / "large"), PASSPHRASE.decode()]
     shutil.rmtree(work / "cache-open", ignore_errors=True)
-    for label, cache in (("cold index cache", "cache-open"), ("warm index cache", "cache-open"), ("no cache", "")):
+    opens = (("cold index cache", "cache-open"), ("warm index cache", "cache-open"), ("no cache folder", ""))
+    for label, cache in opens:
         wall, peak, output = timed([*opener, str(work / cache) if cache else "-"], environment, work)
         seconds, count = output.split()
         print(

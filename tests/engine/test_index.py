@@ -333,7 +333,8 @@ def random_index_files(seed: int, files: int) -> list[list[PackRecord]]:
                 BlobEntry(generator.randint(0, 1), blob, generator.randint(0, 2**32 - 1), 90, 200, 1)
                 for blob in ids
             ]
-            packs.append(PackRecord(bytes([generator.randint(0, 50)]) * 32, generator.randint(0, 10**9), entries))
+            pack_id = bytes([generator.randint(0, 50)]) * 32
+            packs.append(PackRecord(pack_id, generator.randint(0, 10**9), entries))
         listed.append(packs)
     return listed
 
@@ -478,7 +479,11 @@ def sample_document() -> dict[str, object]:
     return {
         "version": 1,
         "packs": [
-            {"id": b"\1" * 32, "size": 10, "blobs": [[0, blob_id(1), 0, 5, 9, 1], [1, blob_id(2), 5, 5, 5, 0]]},
+            {
+                "id": b"\1" * 32,
+                "size": 10,
+                "blobs": [[0, blob_id(1), 0, 5, 9, 1], [1, blob_id(2), 5, 5, 5, 9]],
+            },
             {"id": b"\2" * 32, "size": 20, "blobs": []},
             {"id": b"\1" * 32, "size": 30, "blobs": [[0, blob_id(3), 2**32 - 1, 0, 0, 255]]},
         ],
@@ -502,9 +507,14 @@ def test_decoding_into_columns_gives_the_blobs_of_decoding_into_records(seed: in
         expected = [(position, *entry) for position, record in enumerate(records) for entry in record.blobs]
         columns = decoded.columns
         ids = join_ids(columns["keys"], columns["tails"])
+        numbers = ("offsets", "lengths", "raw_lengths", "compressions")
         rows = [
-            (columns["packs"][row], columns["types"][row], ids[32 * row : 32 * row + 32], columns["offsets"][row])
-            + (columns["lengths"][row], columns["raw_lengths"][row], columns["compressions"][row])
+            (
+                columns["packs"][row],
+                columns["types"][row],
+                ids[32 * row : 32 * row + 32],
+                *(columns[name][row] for name in numbers),
+            )
             for row in range(len(decoded))
         ]
         assert rows == expected
@@ -569,8 +579,8 @@ def malformed(change: str) -> tuple[object, bytes]:
 
 
 MALFORMED = [
-    "version", "packs", "no-version", "pack-id", "pack-size", "blobs", "pack", "fields", "entry", "id", "id-type",
-    "bool", "float", "negative", "offset", "huge", "type", "compression", "trailing", "not-a-map",
+    "version", "packs", "no-version", "pack-id", "pack-size", "blobs", "pack", "fields", "entry", "id",
+    "id-type", "bool", "float", "negative", "offset", "huge", "type", "compression", "trailing", "not-a-map",
 ]  # fmt: skip
 
 

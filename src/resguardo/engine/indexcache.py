@@ -23,6 +23,7 @@ IDs, no plaintext; it is created with mode 0600.
 from __future__ import annotations
 
 import contextlib
+import io
 import mmap
 import os
 import struct
@@ -194,7 +195,7 @@ def read_index_cache(path: str) -> CachedIndex | None:
         return None
 
 
-def _digest_matches(stream: BinaryIO, size: int) -> bool:
+def _digest_matches(stream: io.BufferedReader, size: int) -> bool:
     """Hash the file with reads, not through the mapping, so that checking it adds nothing to RSS."""
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
     remaining = size - DIGEST_SIZE

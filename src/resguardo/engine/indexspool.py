@@ -154,7 +154,11 @@ class ColumnSpool:
 
 
 def scratch_file(directory: str | None) -> BinaryIO:
-    """Return a new unlinked temporary file in ``directory`` (None: the system's), open for reading and writing.
+    """Return a new unlinked temporary file, open for reading and writing.
+
+    Args:
+        directory: where (None: the system's temporary folder).
+
 
     Raises:
         OSError: the file cannot be created.
@@ -186,5 +190,5 @@ def release_free_memory() -> None:
     Decoding index files frees buffers of a few megabytes between smaller allocations; glibc keeps
     such holes in its heap, which count as resident memory (about 60 MB after decoding 40 files).
     """
-    with contextlib.suppress(OSError, AttributeError):
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
         ctypes.CDLL(None).malloc_trim(0)

@@ -10,7 +10,8 @@ so the packs are never read. Then, each in a child process under ``/usr/bin/time
    file is decoded, the index is sorted and written to the index cache),
 3. another backup into it (warm: the index is mapped from the cache; the index file the first backup
    wrote is decoded),
-4. ``Repository.open`` alone, cold and warm, for the load time.
+4. ``Repository.open`` alone, cold and warm, for the load time, and without a cache folder (the
+   index is then built in the system's temporary folder, mapped and unlinked).
 
 Bytes per blob = (peak RSS of the backup into the large repository - that of the reference) / N.
 
@@ -40,7 +41,8 @@ import sys, time
 from resguardo.backends.local import LocalStorage
 from resguardo.engine.repository import Repository
 started = time.perf_counter()
-repository = Repository.open(LocalStorage(sys.argv[1]), sys.argv[2].encode(), cache_directory=sys.argv[3])
+cache = None if sys.argv[3] == "-" else sys.argv[3]
+repository = Repository.open(LocalStorage(sys.argv[1]), sys.argv[2].encode(), cache_directory=cache)
 print(f"{time.perf_counter() - started:.2f} {len(repository.index)}")
 """
 
@@ -132,12 +134,13 @@ def main() -> None:
         )
     opener = [sys.executable, "-c", OPEN_SCRIPT, str(work / "large"), PASSPHRASE.decode()]
     shutil.rmtree(work / "cache-open", ignore_errors=True)
-    for label in ("cold", "warm"):
-        wall, peak, output = timed([*opener, str(work / "cache-open")], environment, work)
+    opens = (("cold index cache", "cache-open"), ("warm index cache", "cache-open"), ("no cache folder", ""))
+    for label, cache in opens:
+        wall, peak, output = timed([*opener, str(work / cache) if cache else "-"], environment, work)
         seconds, count = output.split()
         print(
-            f"open, {label} index cache: load {seconds} s ({int(count):,} blobs), "
-            f"peak RSS {peak / 1e6:.1f} MB"
+            f"open, {label}: load {seconds} s ({int(count):,} blobs), peak RSS {peak / 1e6:.1f} MB, "
+            f"{(peak - reference) / options.blobs:5.1f} bytes per blob over the reference backup"
         )
 
 

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import mmap
 import os
+import random
 import stat
+import tempfile
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
+import msgpack
+import numpy as np
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resguardo.backends.memory import MemoryStorage
 from resguardo.core.errors import IntegrityError
 from resguardo.engine import index as index_module
-from resguardo.engine.crypto import KdfParameters
-from resguardo.engine.index import BlobLocation, Index, PackRecord
+from resguardo.engine import indexcache, indexload, indexspool
+from resguardo.engine.blobtable import COLUMNS, join_ids
+from resguardo.engine.crypto import KdfParameters, RepositoryKeys, plain_id
+from resguardo.engine.index import BlobLocation, Index, PackRecord, decode_index_file, encode_index_file
 from resguardo.engine.indexcache import index_cache_path, read_index_cache, write_index_cache
+from resguardo.engine.indexdecode import IndexFileColumns, decode_index_columns
+from resguardo.engine.indexload import IndexLoader
 from resguardo.engine.pack import BlobEntry
 from resguardo.engine.repository import INDEX_PREFIX, Repository
 
@@ -298,3 +310,286 @@ def test_loading_can_leave_out_packs(tmp_path: Path) -> None:
         assert only_there is not None and only_there.pack_id == pack_one.id  # still readable
         assert not repository.has_usable_blob(blob_id(1))  # but a writer stores it again
         assert repository.has_usable_blob(first)
+
+
+# -- decoding index files into columns, and loading them through the spool --------------------------
+
+
+def id_pool() -> list[bytes]:
+    """300 IDs; one in three shares its first 8 bytes (its sort key) with others of its group of seven."""
+    return [blob_id(number, bytes([number % 7]) * 8 if number % 3 == 0 else b"") for number in range(300)]
+
+
+def random_index_files(seed: int, files: int) -> list[list[PackRecord]]:
+    """Index files whose packs share blobs, with packs listed in two files and IDs whose keys collide."""
+    generator = random.Random(seed)
+    pool = id_pool()
+    listed = []
+    for _file in range(files):
+        packs = []
+        for _pack in range(generator.randint(0, 4)):
+            ids = generator.sample(pool, generator.randint(0, 30))
+            entries = [
+                BlobEntry(generator.randint(0, 1), blob, generator.randint(0, 2**32 - 1), 90, 200, 1)
+                for blob in ids
+            ]
+            pack_id = bytes([generator.randint(0, 50)]) * 32
+            packs.append(PackRecord(pack_id, generator.randint(0, 10**9), entries))
+        listed.append(packs)
+    return listed
+
+
+def first_locations(
+    files: list[list[PackRecord]], removed: frozenset[bytes] = frozenset()
+) -> tuple[dict[bytes, BlobLocation], dict[bytes, int]]:
+    """The model of an index: each blob's first location and each pack's last size, files in order."""
+    locations: dict[bytes, BlobLocation] = {}
+    sizes: dict[bytes, int] = {}
+    for packs in files:
+        for record in packs:
+            if record.id in removed:
+                continue
+            sizes[record.id] = record.size
+            for entry in record.blobs:
+                locations.setdefault(entry.id, BlobLocation(record.id, entry[0], *entry[2:]))
+    return locations, sizes
+
+
+def store_index_files(repository: Repository, files: list[list[PackRecord]]) -> list[list[PackRecord]]:
+    """Write the files to the repository; return them in the order the repository lists (and loads) them."""
+    by_name = {}
+    for packs in files:
+        data = encode_index_file(repository.keys, packs)
+        name = INDEX_PREFIX + plain_id(data).hex()
+        repository.storage.save(name, data)
+        by_name[name] = packs
+    return [by_name[stored.name] for stored in repository.storage.list(INDEX_PREFIX)]
+
+
+def is_mapped(array: np.ndarray) -> bool:  # type: ignore[type-arg]
+    """Whether the array's memory is a mapped file."""
+    owner: object = array
+    while owner is not None and not isinstance(owner, mmap.mmap):
+        owner = owner.obj if isinstance(owner, memoryview) else getattr(owner, "base", None)
+    return owner is not None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("cache", "spill_rows"),
+    [(False, 10**9), (False, 40), (True, 10**9), (True, 40)],
+    ids=["in-memory", "temporary-file", "cache-from-memory", "cache-from-spool-files"],
+)
+def test_many_index_files_load_like_a_dictionary_of_first_locations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, cache: bool, spill_rows: int
+) -> None:
+    monkeypatch.setattr(indexspool, "SPILL_ROWS", spill_rows)
+    monkeypatch.setattr(indexspool, "SEGMENT_ROWS", 64)  # many segments, and rows picked across them
+    monkeypatch.setattr(indexload, "SEGMENT_ROWS", 64)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    storage = MemoryStorage()
+    repository = Repository.create(storage, b"secret", kdf=FAST_KDF)
+    files = store_index_files(repository, random_index_files(seed, files=40))
+    cache_folder = tmp_path / "cache"
+    opened = Repository.open(storage, b"secret", cache_directory=str(cache_folder) if cache else None)
+    index = opened.index
+    locations, sizes = first_locations(files)
+    assert len(index) == len(locations)
+    assert dict(index.blobs()) == locations
+    assert index.packs() == sizes
+    every_id = id_pool()
+    assert [index.lookup(blob) for blob in every_id] == [locations.get(blob) for blob in every_id]
+    assert index.contains_many(every_id) == [blob in locations for blob in every_id]
+    spilled = sum(len(record.blobs) for packs in files for record in packs) >= spill_rows
+    assert is_mapped(index.tables()[2][0].keys) == (cache or spilled)
+    assert list(temporary.iterdir()) == []  # the spool's and the temporary index's files are unlinked
+    if cache:
+        assert [path.name for path in (cache_folder / repository.config.id).iterdir()] == ["index.cache"]
+    # Removing packs hands their blobs to the next pack listing them, in file order.
+    removed = frozenset(record.id for packs in files[::3] for record in packs[:1])
+    index.remove_packs(removed)
+    locations, sizes = first_locations(files, removed)
+    assert [index.lookup(blob) for blob in every_id] == [locations.get(blob) for blob in every_id]
+    assert len(index) == len(locations) and index.packs() == sizes
+
+
+def test_without_a_writable_folder_a_large_index_is_loaded_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_bytes(b"")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_folder / "tmp"))
+    loader = IndexLoader([str(not_a_folder / "spool")], spill_rows=10)
+    files = random_index_files(4, files=10)
+    for packs in files:
+        loader.add(columns_of(packs))
+    index = loader.finish(None, [])
+    assert dict(index.blobs()) == first_locations(files)[0]
+    assert not is_mapped(index.tables()[2][0].keys)
+
+
+def test_an_unwritable_cache_file_leaves_the_index_in_memory(tmp_path: Path) -> None:
+    loader = IndexLoader([str(tmp_path)], spill_rows=10)
+    files = random_index_files(5, files=10)
+    for packs in files:
+        loader.add(columns_of(packs))
+    (tmp_path / "taken").mkdir()  # a folder where the cache file would go: it cannot be written
+    index = loader.finish(str(tmp_path / "taken"), ["index/a"])
+    assert dict(index.blobs()) == first_locations(files)[0]
+
+
+def columns_of(packs: list[PackRecord]) -> IndexFileColumns:
+    """The columns of an index file listing ``packs``, as the column decoder returns them."""
+    keys = RepositoryKeys.generate()
+    return decode_index_columns(keys, "index/x", encode_index_file(keys, packs))
+
+
+def test_the_spooled_load_holds_about_20_bytes_a_blob_not_every_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small segments, so that what is held per blob shows and not what is held per segment.
+    monkeypatch.setattr(indexspool, "SEGMENT_ROWS", 1 << 14)
+    monkeypatch.setattr(indexload, "SEGMENT_ROWS", 1 << 14)
+    monkeypatch.setattr(indexcache, "READ_SIZE", 1 << 20)
+    rows, files = 1 << 20, 8
+    generator = np.random.default_rng(7)
+    loader = IndexLoader([str(tmp_path)], spill_rows=1000)
+    for number in range(files):
+        count = rows // files
+        columns = {name: np.zeros(count, dtype=dtype) for name, dtype in COLUMNS}
+        columns["keys"] = generator.integers(0, 2**64, count, dtype=np.uint64)
+        columns["tails"] = generator.bytes(count * 24)
+        columns["tails"] = np.frombuffer(columns["tails"], dtype="V24")
+        loader.add(IndexFileColumns([bytes([number]) * 32], [1], columns))
+        del columns
+    tracemalloc.start()
+    try:
+        index = loader.finish(str(tmp_path / "index.cache"), ["index/a"])
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(index) == rows and is_mapped(index.tables()[2][0].keys)
+    # The key column, a 64-bit and a 32-bit order while sorting: 20 bytes a blob, plus a few segments.
+    assert peak < 22 * rows, peak / rows
+
+
+def sample_document() -> dict[str, object]:
+    return {
+        "version": 1,
+        "packs": [
+            {
+                "id": b"\1" * 32,
+                "size": 10,
+                "blobs": [[0, blob_id(1), 0, 5, 9, 1], [1, blob_id(2), 5, 5, 5, 9]],
+            },
+            {"id": b"\2" * 32, "size": 20, "blobs": []},
+            {"id": b"\1" * 32, "size": 30, "blobs": [[0, blob_id(3), 2**32 - 1, 0, 0, 255]]},
+        ],
+        "supersedes": [],
+    }
+
+
+def encrypted(keys: RepositoryKeys, document: object, trailer: bytes = b"") -> bytes:
+    return keys.encrypt(zstandard.ZstdCompressor().compress(msgpack.packb(document) + trailer))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_decoding_into_columns_gives_the_blobs_of_decoding_into_records(seed: int) -> None:
+    keys = RepositoryKeys.generate()
+    for packs in [*random_index_files(seed, files=5), []]:
+        data = encode_index_file(keys, packs)
+        decoded = decode_index_columns(keys, "index/x", data)
+        records = decode_index_file(keys, "index/x", data)
+        assert decoded.pack_ids == [record.id for record in records]
+        assert decoded.pack_sizes == [record.size for record in records]
+        expected = [(position, *entry) for position, record in enumerate(records) for entry in record.blobs]
+        columns = decoded.columns
+        ids = join_ids(columns["keys"], columns["tails"])
+        numbers = ("offsets", "lengths", "raw_lengths", "compressions")
+        rows = [
+            (
+                columns["packs"][row],
+                columns["types"][row],
+                ids[32 * row : 32 * row + 32],
+                *(columns[name][row] for name in numbers),
+            )
+            for row in range(len(decoded))
+        ]
+        assert rows == expected
+
+
+def test_both_decoders_accept_fields_in_any_order_and_unknown_fields() -> None:
+    keys = RepositoryKeys.generate()
+    document = sample_document()
+    reordered = {"later": {"x": [1, 2]}, "packs": document["packs"], "version": 1}
+    for data in (encrypted(keys, document), encrypted(keys, reordered)):
+        decoded = decode_index_columns(keys, "index/x", data)
+        assert decoded.pack_ids == [b"\1" * 32, b"\2" * 32, b"\1" * 32] and decoded.pack_sizes == [10, 20, 30]
+        assert decoded.columns["packs"].tolist() == [0, 0, 2]
+        assert decoded.columns["offsets"].tolist() == [0, 5, 2**32 - 1]
+        assert len(decode_index_file(keys, "index/x", data)) == 3
+
+
+def malformed(change: str) -> tuple[object, bytes]:
+    """A document damaged in one way (and bytes to append after it)."""
+    document: dict[str, Any] = sample_document()
+    first = document["packs"][0]
+    entry = first["blobs"][0]
+    trailer = b""
+    if change == "version":
+        document["version"] = 2
+    elif change == "packs":
+        del document["packs"]
+    elif change == "no-version":
+        del document["version"]
+    elif change == "pack-id":
+        first["id"] = b"short"
+    elif change == "pack-size":
+        first["size"] = -1
+    elif change == "blobs":
+        first["blobs"] = {"not": "a list"}
+    elif change == "pack":
+        document["packs"][1] = [1, 2]
+    elif change == "fields":
+        entry.append(7)
+    elif change == "entry":
+        first["blobs"][1] = "not an entry"
+    elif change == "id":
+        entry[1] = entry[1][:31]
+    elif change == "id-type":
+        entry[1] = "a string"
+    elif change in ("bool", "float", "negative", "offset", "huge", "type", "compression"):
+        position, value = {
+            "bool": (0, True),
+            "float": (3, 1.5),
+            "negative": (2, -1),
+            "offset": (2, 2**32),
+            "huge": (4, 2**64 - 1),
+            "type": (0, 256),
+            "compression": (5, 256),
+        }[change]
+        entry[position] = value
+    elif change == "trailing":
+        trailer = msgpack.packb(1)
+    elif change == "not-a-map":
+        return [1, 2, 3], trailer
+    return document, trailer
+
+
+MALFORMED = [
+    "version", "packs", "no-version", "pack-id", "pack-size", "blobs", "pack", "fields", "entry", "id",
+    "id-type", "bool", "float", "negative", "offset", "huge", "type", "compression", "trailing", "not-a-map",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("change", MALFORMED)
+def test_both_decoders_reject_a_malformed_index_file(change: str) -> None:
+    keys = RepositoryKeys.generate()
+    document, trailer = malformed(change)
+    data = encrypted(keys, document, trailer)
+    with pytest.raises(IntegrityError, match="index index/x"):
+        decode_index_columns(keys, "index/x", data)
+    with pytest.raises(IntegrityError):
+        decode_index_file(keys, "index/x", data)

@@ -12,7 +12,7 @@ The columns may be ordinary arrays or views of a memory-mapped cache file (:mod:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -199,15 +199,9 @@ def sort_unique(columns: dict[str, Array]) -> tuple[BlobTable, BlobTable]:
     for name in COLUMN_NAMES:
         columns[name] = columns[name][order]
     del order
-    keys, tails = columns["keys"], columns["tails"]
-    later = np.zeros(len(keys), dtype=bool)
-    for start in np.flatnonzero(keys[1:] == keys[:-1]):
-        # Rows start and start+1 share a key: compare full IDs against every earlier row of the key.
-        row = int(start) + 1
-        first = row - 1
-        while first > 0 and keys[first - 1] == keys[row]:
-            first -= 1
-        later[row] = bool(np.any(tails[first:row][~later[first:row]] == tails[row]))
+    tails = columns["tails"]
+    later = np.zeros(len(tails), dtype=bool)
+    later[later_rows(columns["keys"], lambda rows: tails[rows])] = True
     if not later.any():
         return BlobTable(columns), BlobTable.empty()
     kept = ~later
@@ -215,6 +209,31 @@ def sort_unique(columns: dict[str, Array]) -> tuple[BlobTable, BlobTable]:
         BlobTable({name: column[kept] for name, column in columns.items()}),
         BlobTable({name: column[later] for name, column in columns.items()}),
     )
+
+
+def later_rows(keys: Array, tails_of: Callable[[Array], Array]) -> Array:
+    """Return the rows that repeat the ID of an earlier row, of rows sorted by key (stably).
+
+    Args:
+        keys: the sorted key column.
+        tails_of: returns the tails of the given rows (sorted row numbers); it is asked only about
+            rows whose key another row shares, so the tail column need not be in memory.
+    """
+    shared = np.flatnonzero(keys[1:] == keys[:-1])
+    if not len(shared):
+        return np.empty(0, dtype=np.int64)
+    rows = np.union1d(shared, shared + 1)
+    later: list[int] = []
+    seen: set[bytes] = set()
+    previous_row, previous_key = -2, None
+    for row, key, tail in zip(rows.tolist(), keys[rows].tolist(), tails_of(rows).tolist(), strict=True):
+        if row != previous_row + 1 or key != previous_key:
+            seen = set()  # a new run of rows sharing a key
+        if tail in seen:
+            later.append(row)
+        seen.add(tail)
+        previous_row, previous_key = row, key
+    return np.array(later, dtype=np.int64)
 
 
 def sorted_table(columns: dict[str, Array]) -> BlobTable:

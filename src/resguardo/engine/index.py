@@ -139,11 +139,7 @@ class Index:
 
     def add_pack(self, record: PackRecord) -> None:
         """Record every blob of a pack; a blob already indexed elsewhere keeps its first location."""
-        number = self._numbers.get(record.id)
-        if number is None:
-            number = self._new_pack_number(record.id, record.size)
-        else:
-            self._pack_sizes[number] = record.size
+        number = self._pack_number(record.id, record.size)
         overlay = self._overlay
         for entry in record.blobs:
             fields = (number, entry[0], entry[2], entry[3], entry[4], entry[5])
@@ -162,17 +158,11 @@ class Index:
         Used to load index files: their blobs are collected in columns and sorted once, so loading
         costs about 50 bytes a blob beyond the decoded files, and no Python object per blob survives.
         """
-        if self._overlay:
-            self._flush_overlay()
         parts: dict[str, list[Array]] = {name: [] for name in COLUMN_NAMES}
         ids: list[bytes] = []
         fields: list[Record] = []
         for record in records:
-            number = self._numbers.get(record.id)
-            if number is None:
-                number = self._new_pack_number(record.id, record.size)
-            else:
-                self._pack_sizes[number] = record.size
+            number = self._pack_number(record.id, record.size)
             for entry in record.blobs:
                 ids.append(entry[1])
                 fields.append((number, entry[0], entry[2], entry[3], entry[4], entry[5]))
@@ -183,7 +173,26 @@ class Index:
             _append_columns(parts, columns_from_records(ids, fields))
         del ids, fields
         # One column at a time, releasing its parts, so that at most one column is held twice.
-        columns = {name: _concatenate_consuming(parts, name) for name in COLUMN_NAMES}
+        self._add_unsorted({name: _concatenate_consuming(parts, name) for name in COLUMN_NAMES})
+
+    def add_columns(self, pack_ids: list[bytes], pack_sizes: list[int], columns: dict[str, Array]) -> None:
+        """Record the packs and blobs of one decoded index file (as :meth:`add_packs` would).
+
+        Args:
+            pack_ids: the file's packs, in its order; a pack already indexed gets the new size.
+            pack_sizes: their sizes.
+            columns: unsorted blob columns whose ``packs`` column holds positions in ``pack_ids``;
+                they are not modified.
+        """
+        numbers = [self._pack_number(pack, size) for pack, size in zip(pack_ids, pack_sizes, strict=True)]
+        renumbered = dict(columns)
+        renumbered["packs"] = np.array(numbers, dtype=np.uint32)[columns["packs"]]
+        self._add_unsorted(renumbered)
+
+    def _add_unsorted(self, columns: dict[str, Array]) -> None:
+        """Sort new blob columns and add them: known IDs and repeated IDs become later locations."""
+        if self._overlay:
+            self._flush_overlay()
         table, later = sort_unique(columns)
         del columns
         if not len(table):
@@ -201,6 +210,14 @@ class Index:
         self._count += len(table)
         if len(table):
             self._push_table(table)
+
+    def _pack_number(self, pack_id: bytes, size: int) -> int:
+        """Return the number of a pack, numbered anew when it is not indexed; record its size."""
+        number = self._numbers.get(pack_id)
+        if number is None:
+            return self._new_pack_number(pack_id, size)
+        self._pack_sizes[number] = size
+        return number
 
     def _new_pack_number(self, pack_id: bytes, size: int) -> int:
         number = len(self._pack_ids)
@@ -343,9 +360,10 @@ def decode_index_file(keys: RepositoryKeys, name: str, data: bytes) -> list[Pack
             pack_id = pack["id"]
             if not isinstance(pack_id, bytes) or len(pack_id) != ID_SIZE:
                 raise IntegrityError(f"index {name} lists a pack with a malformed id")
-            records.append(
-                PackRecord(pack_id, int(pack["size"]), [BlobEntry.from_list(b) for b in pack["blobs"]])
-            )
+            size = int(pack["size"])
+            if size < 0:
+                raise IntegrityError(f"index {name} lists a pack with a negative size")
+            records.append(PackRecord(pack_id, size, [BlobEntry.from_list(b) for b in pack["blobs"]]))
         return records
     except (KeyError, TypeError, ValueError, zstandard.ZstdError, msgpack.ExtraData) as error:
         raise IntegrityError(f"index {name} is malformed: {error}") from None

@@ -23,10 +23,11 @@ IDs, no plaintext; it is created with mode 0600.
 from __future__ import annotations
 
 import contextlib
+import io
 import mmap
 import os
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -94,15 +95,37 @@ def write_index_cache(path: str, names: Sequence[str], index: Index) -> bool:
     positions = base.keys.searchsorted(newer.keys, side="right")
     duplicates = merge(later, live)
     count = _live_rows(base, live) + len(newer)
-    header = msgpack.packb(
-        {
-            "names": sorted(names),
-            "packs": pack_ids,
-            "sizes": sizes,
-            "count": count,
-            "duplicates": len(duplicates),
-        }
+    header = encode_header(names, pack_ids, sizes, count, len(duplicates))
+    sections = [_merged_segments(base, newer, positions, live, name) for name, _dtype in COLUMNS]
+    sections += [iter([duplicates.columns[name]]) for name, _dtype in COLUMNS]
+    return write_cache_file(path, header, sections)
+
+
+def encode_header(
+    names: Sequence[str], pack_ids: list[bytes], sizes: list[int], count: int, duplicates: int
+) -> bytes:
+    """Return the header of a cache file covering the index files ``names``.
+
+    Args:
+        names: the index files the cache covers.
+        pack_ids: the pack table; ``sizes`` their sizes (-1 for a removed pack).
+        count: the rows of the blob table; ``duplicates`` those of the table of later locations.
+    """
+    header: bytes = msgpack.packb(
+        {"names": sorted(names), "packs": pack_ids, "sizes": sizes, "count": count, "duplicates": duplicates}
     )
+    return header
+
+
+def write_cache_file(path: str, header: bytes, sections: Iterable[Iterable[Array]]) -> bool:
+    """Write a cache file of ``header`` and the columns ``sections`` (each yields one column in segments).
+
+    The columns are written as they come, so a section may compute its segments lazily. The file
+    appears at ``path`` complete or not at all (written under a temporary name, then renamed).
+
+    Returns:
+        True when the file was written; False when it could not be (the cache is optional).
+    """
     temporary = f"{path}.tmp-{os.getpid()}"
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -111,13 +134,8 @@ def write_index_cache(path: str, names: Sequence[str], index: Index) -> bool:
             writer = _HashingWriter(stream)
             writer.write(MAGIC + _LENGTH.pack(len(header)) + header)
             writer.pad()
-            for name, _dtype in COLUMNS:
-                for segment in _merged_segments(base, newer, positions, live, name):
-                    writer.write(bytes_of(segment))
-                writer.pad()
-            for name, _dtype in COLUMNS:
-                writer.write(bytes_of(duplicates.columns[name]))
-                writer.pad()
+            for section in sections:
+                _write_section(writer, section)
             stream.write(writer.hasher.digest())
         os.replace(temporary, path)
         return True
@@ -125,6 +143,13 @@ def write_index_cache(path: str, names: Sequence[str], index: Index) -> bool:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         return False
+
+
+def _write_section(writer: _HashingWriter, section: Iterable[Array]) -> None:
+    """Write one column and its padding (a function, so that no segment outlives it)."""
+    for segment in section:
+        writer.write(bytes_of(segment))
+    writer.pad()
 
 
 def _live_rows(table: BlobTable, live: Array) -> int:
@@ -170,16 +195,17 @@ def read_index_cache(path: str) -> CachedIndex | None:
         return None
 
 
-def _digest_matches(stream: BinaryIO, size: int) -> bool:
+def _digest_matches(stream: io.BufferedReader, size: int) -> bool:
     """Hash the file with reads, not through the mapping, so that checking it adds nothing to RSS."""
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
     remaining = size - DIGEST_SIZE
+    buffer = memoryview(bytearray(min(READ_SIZE, max(remaining, 1))))  # one buffer, read into again
     while remaining > 0:
-        data = stream.read(min(READ_SIZE, remaining))
-        if not data:
+        read = stream.readinto(buffer[: min(len(buffer), remaining)])
+        if not read:
             return False
-        hasher.update(data)
-        remaining -= len(data)
+        hasher.update(buffer[:read])
+        remaining -= read
     return hasher.digest() == stream.read(DIGEST_SIZE)
 
 

@@ -11,6 +11,7 @@ import functools
 import secrets
 import threading
 from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
 
 from resguardo.backends.base import Storage
 from resguardo.clock import SYSTEM_CLOCK, Clock
@@ -26,8 +27,10 @@ from resguardo.engine.chunker import ChunkerParameters
 from resguardo.engine.compression import Compressor, decompress
 from resguardo.engine.config import RepositoryConfig
 from resguardo.engine.crypto import KdfParameters, RepositoryKeys, plain_id
-from resguardo.engine.index import BlobLocation, Index, PackRecord, decode_index_file, encode_index_file
+from resguardo.engine.index import BlobLocation, Index, PackRecord, encode_index_file
 from resguardo.engine.indexcache import index_cache_path, read_index_cache, write_index_cache
+from resguardo.engine.indexdecode import IndexFileColumns, decode_index_columns
+from resguardo.engine.indexload import IndexLoader
 from resguardo.engine.keys import KeySlot, make_slot_file, parse_slot_file, slot_id
 from resguardo.engine.objectlock import apply_object_lock
 from resguardo.engine.pack import BlobEntry, PackBuilder, parse_pack, read_pack_header
@@ -204,33 +207,39 @@ class Repository:
         names = [stored.name for stored in self.storage.list(INDEX_PREFIX)]
         cache_path = index_cache_path(self.cache_directory, self.config.id) if self.cache_directory else None
         cached = read_index_cache(cache_path) if cache_path else None
-        if cached is not None and cached.names <= set(names):
-            index, covered = cached.index, cached.names
-        else:
-            index, covered = Index(), frozenset()
-        cached_blobs = len(index)
         loaded: list[str] = []
         damaged: list[str] = []
 
-        def new_records() -> Iterator[PackRecord]:
+        def decoded_files(skip: frozenset[str]) -> Iterator[IndexFileColumns]:
             for name in names:
-                if name in covered:
+                if name in skip:
                     continue
                 try:
-                    records = decode_index_file(self.keys, name, self.storage.load(name))
+                    decoded = decode_index_columns(self.keys, name, self.storage.load(name))
                 except (IntegrityError, ObjectNotFound):
                     damaged.append(name)
                     continue
                 loaded.append(name)
-                yield from records
+                yield decoded
 
-        index.add_packs(new_records())
-        if (
-            cache_path
-            and loaded
-            and (cached_blobs < CACHE_REWRITE_BELOW or len(index) - cached_blobs > cached_blobs // 16)
-        ):
-            index = self._rewrite_index_cache(cache_path, [*covered, *loaded], index)
+        if cached is not None and cached.names <= set(names):
+            index, covered = cached.index, cached.names
+            cached_blobs = len(index)
+            for decoded in decoded_files(covered):
+                index.add_columns(decoded.pack_ids, decoded.pack_sizes, decoded.columns)
+            if (
+                cache_path
+                and loaded
+                and (cached_blobs < CACHE_REWRITE_BELOW or len(index) - cached_blobs > cached_blobs // 16)
+            ):
+                index = self._rewrite_index_cache(cache_path, [*covered, *loaded], index)
+        else:
+            covered = frozenset()
+            # One file's columns at a time; the loader spools them beside the cache, else in the temp folder.
+            loader = IndexLoader([str(Path(cache_path).parent) if cache_path else None, None])
+            for decoded in decoded_files(covered):
+                loader.add(decoded)
+            index = loader.finish(cache_path if loaded else None, loaded)
         if excluded:
             _demote_packs(index, excluded)
         self.index = index

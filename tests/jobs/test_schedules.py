@@ -193,3 +193,11 @@ def test_impossible_schedules_are_refused_naming_the_field(build: object, field:
         build()  # type: ignore[operator]
     assert caught.value.field == field
     assert f"'{field}'" in str(caught.value)
+
+
+def test_window_inside_the_skipped_hour_opens_the_next_night() -> None:
+    schedule = Schedule(DailyRule(), time(2, 0), "Europe/Madrid", Window(time(2, 0), time(2, 30)))
+    # 2024-03-31: the clocks jump from 02:00 to 03:00, so the window does not open that night.
+    opening = schedule.earliest_start(datetime(2024, 3, 30, 23, 0, tzinfo=UTC))
+    assert opening == datetime(2024, 4, 1, 0, 0, tzinfo=UTC)
+    assert schedule.window_allows(opening)

@@ -150,10 +150,11 @@ class Schedule:
         if self.window is None or self.window_allows(instant):
             return instant
         day = local_date(instant, self.zone)
-        opening = resolve_wall_time(day, self.window.start, self.zone)
-        if opening <= instant:
-            opening = resolve_wall_time(day + timedelta(days=1), self.window.start, self.zone)
-        return opening
+        while True:  # a window inside the hour the clocks skip does not open that night: try the next
+            opening = resolve_wall_time(day, self.window.start, self.zone)
+            if opening > instant and self.window_allows(opening):
+                return opening
+            day += timedelta(days=1)
 
 
 def load_zone(name: str) -> ZoneInfo:

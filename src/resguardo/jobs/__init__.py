@@ -1,0 +1,43 @@
+"""Jobs: schedule specifications, category defaults, and the pure scheduler that says which runs are due."""
+
+from resguardo.jobs.categories import CATEGORY_DEFAULTS, Category, CategoryDefault
+from resguardo.jobs.schedule_dict import schedule_from_dict, schedule_to_dict
+from resguardo.jobs.schedule_text import format_schedule_text, parse_schedule_text
+from resguardo.jobs.scheduler import DueRun, JobId, JobState, Trigger, due_run, next_run, plan
+from resguardo.jobs.schedules import (
+    LAST_DAY,
+    DailyRule,
+    IntervalRule,
+    IntervalUnit,
+    InvalidSchedule,
+    MonthlyRule,
+    Schedule,
+    WeeklyRule,
+    Window,
+)
+
+__all__ = [
+    "CATEGORY_DEFAULTS",
+    "LAST_DAY",
+    "Category",
+    "CategoryDefault",
+    "DailyRule",
+    "DueRun",
+    "IntervalRule",
+    "IntervalUnit",
+    "InvalidSchedule",
+    "JobId",
+    "JobState",
+    "MonthlyRule",
+    "Schedule",
+    "Trigger",
+    "WeeklyRule",
+    "Window",
+    "due_run",
+    "format_schedule_text",
+    "next_run",
+    "parse_schedule_text",
+    "plan",
+    "schedule_from_dict",
+    "schedule_to_dict",
+]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -140,3 +141,14 @@ def touch(record: Any, now: datetime, *, created: bool = False) -> None:
     if created:
         record.created_at = now
     record.updated_at = now
+
+
+@contextmanager
+def reverting_on_error(session: Session, record: Base) -> Iterator[None]:
+    """Within the block, do not flush early; if the block raises, undo the unsaved changes of ``record``."""
+    try:
+        with session.no_autoflush:
+            yield
+    except BaseException:
+        session.expire(record)
+        raise

@@ -24,6 +24,7 @@ from resguardo.catalog.queries._common import (
     flush_or_conflict,
     get_or_raise,
     paginate,
+    reverting_on_error,
     touch,
 )
 from resguardo.catalog.secrets import SecretKey
@@ -96,9 +97,10 @@ def update_client(session: Session, client_id: int, changes: Mapping[str, Any], 
     client = get_client(session, client_id)
     if "name" in changes:
         ensure_name_free(session, Client, Client.name, changes["name"], "client", exclude_id=client.id)
-    apply_changes(client, changes, CLIENT_FIELDS, "client")
-    client.transport = Transport(client.transport)
-    _check_client(client)
+    with reverting_on_error(session, client):
+        apply_changes(client, changes, CLIENT_FIELDS, "client")
+        client.transport = Transport(client.transport)
+        _check_client(client)
     touch(client, now)
     flush_or_conflict(session, "client", client.name)
     return client

@@ -27,6 +27,7 @@ from resguardo.catalog.queries._common import (
     flush_or_conflict,
     get_or_raise,
     paginate,
+    reverting_on_error,
     touch,
 )
 from resguardo.core.errors import UsageError
@@ -159,8 +160,9 @@ def update_user(session: Session, user_id: int, changes: Mapping[str, Any], *, n
     user = get_user(session, user_id)
     if "username" in changes:
         ensure_name_free(session, User, User.username, changes["username"], "user", exclude_id=user.id)
-    apply_changes(user, changes, USER_FIELDS, "user")
-    user.language = _language(user.language)
+    with reverting_on_error(session, user):
+        apply_changes(user, changes, USER_FIELDS, "user")
+        user.language = _language(user.language)
     touch(user, now)
     flush_or_conflict(session, "user", user.username)
     return user

@@ -24,6 +24,7 @@ from resguardo.catalog.queries._common import (
     get_by_name_or_raise,
     get_or_raise,
     paginate,
+    reverting_on_error,
     touch,
 )
 from resguardo.catalog.retention import validated_retention
@@ -261,8 +262,9 @@ def update_job(session: Session, job_id: int, changes: Mapping[str, Any], *, now
         changes["schedule"] = validated_schedule(changes["schedule"])
     if "retention" in changes:
         changes["retention"] = validated_retention(changes["retention"])
-    apply_changes(job, changes, JOB_FIELDS, "job")
-    _check_job(session, job)
+    with reverting_on_error(session, job):
+        apply_changes(job, changes, JOB_FIELDS, "job")
+        _check_job(session, job)
     touch(job, now)
     flush_or_conflict(session, "job", job.name)
     return job

@@ -125,7 +125,9 @@ def _mark_running(session: Session, run_id: int, worker_id: str, now: datetime) 
 def claim_next_run(session: Session, worker_id: str, now: datetime) -> Run | None:
     """Claim the oldest due queued run for ``worker_id`` and commit; return it, or None if none is free.
 
-    Two workers never get the same run, and a job never has two running runs.
+    Two workers never get the same run, and a job never has two running runs. The claim is a
+    transaction of its own: it ends the session's transaction (a commit when it claims, a rollback
+    otherwise), so give it a session with no pending work, as a worker's is.
 
     Raises:
         UsageError: an empty worker ID.

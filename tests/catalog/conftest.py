@@ -21,9 +21,7 @@ from resguardo.catalog import SecretKey, create_catalog_engine, session_factory,
 from resguardo.catalog.enums import Transport
 from resguardo.catalog.models import Client, Job, Repository
 from resguardo.catalog.queries import create_client, create_job, create_repository, find_category
-from tests.fixtures.postgres import PostgresCluster, postgres_cluster
-
-__all__ = ["postgres_cluster"]
+from tests.fixtures.postgres import PostgresCluster
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 BACKENDS = ("sqlite", "postgresql")

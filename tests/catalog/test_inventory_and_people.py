@@ -68,14 +68,14 @@ def test_the_database_itself_refuses_a_duplicate_name(engine: Engine) -> None:
     )
     with engine.begin() as connection:
         connection.execute(insert, {"now": NOW.replace(tzinfo=None)})
-    with pytest.raises(Exception, match="(?i)unique"), engine.begin() as connection:
+    with pytest.raises(Exception, match=r"(?i)unique"), engine.begin() as connection:
         connection.execute(insert, {"now": NOW.replace(tzinfo=None)})
 
 
 def test_bad_client_fields_are_refused_with_the_field_named(session: Session) -> None:
     with pytest.raises(UsageError, match="needs an address"):
         create_client(session, name="nowhere", now=NOW)
-    with pytest.raises(UsageError, match="port .* from 1 to 65535"):
+    with pytest.raises(UsageError, match=r"port .* from 1 to 65535"):
         create_client(session, name="x", address="x", port=70000, now=NOW)
     client = create_client(session, name="ok", address="x", now=NOW)
     with pytest.raises(UsageError, match="no changeable field colour"):

@@ -99,7 +99,9 @@ def test_a_run_whose_worker_died_is_failed_and_retried_with_backoff(
         finish_run(session, run.id, "worker-1", RunState.SUCCEEDED, NOW + 7 * MINUTE)
 
 
-def test_retries_double_their_delay_and_stop_at_the_jobs_limit(session: Session, inventory: Inventory) -> None:
+def test_retries_double_their_delay_and_stop_at_the_jobs_limit(
+    session: Session, inventory: Inventory
+) -> None:
     job = inventory.job(session, "a", max_retries=2, retry_backoff_seconds=100)
     enqueue_run(session, job.id, trigger=RunTrigger.SCHEDULED, now=NOW)
     session.commit()
@@ -118,7 +120,9 @@ def test_retries_double_their_delay_and_stop_at_the_jobs_limit(session: Session,
     assert attempts == [1, 2, 3]
 
 
-def test_a_failure_opens_an_entry_that_the_next_success_closes(session: Session, inventory: Inventory) -> None:
+def test_a_failure_opens_an_entry_that_the_next_success_closes(
+    session: Session, inventory: Inventory
+) -> None:
     job = inventory.job(session, "a", max_retries=1, retry_backoff_seconds=0)
     auditor = create_user(session, username="jefe", roles=[Role.OPERATOR], now=NOW)
     enqueue_run(session, job.id, trigger=RunTrigger.SCHEDULED, now=NOW)

@@ -55,7 +55,9 @@ def test_secrets_are_not_stored_in_clear(session: Session, engine: Engine, secre
         assert secret.encode() not in repository_row
 
 
-def test_reveal_secret_gives_back_the_value_with_the_right_key(session: Session, secret_key: SecretKey) -> None:
+def test_reveal_secret_gives_back_the_value_with_the_right_key(
+    session: Session, secret_key: SecretKey
+) -> None:
     repository_id = _repository_with_secrets(session, secret_key)
     assert reveal_secret(session, secret_key, repository_id, SecretName.PASSPHRASE) == PASSPHRASE
     assert reveal_secret(session, secret_key, repository_id, "s3_secret_access_key") == S3_SECRET

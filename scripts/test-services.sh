@@ -1,31 +1,42 @@
 #!/usr/bin/env bash
 # Make sure the programs that the tests run as real services are installed: OpenSSH's server and client
-# (the SFTP tests start their own sshd on 127.0.0.1, on a free port, and stop it at the end).
+# (the SFTP tests start their own sshd on 127.0.0.1, on a free port, and stop it at the end) and
+# PostgreSQL's server (the catalog tests start their own cluster with initdb and pg_ctl, likewise).
 #
-# Idempotent: does nothing when /usr/sbin/sshd and ssh-keygen are there. Otherwise, as root on Debian, it
-# installs openssh-server and openssh-client with apt-get, without starting the system's SSH service
-# (a policy-rc.d refuses service starts during the install) and, where systemd runs, leaves that
-# service disabled, so no sshd listens on port 22 because of the tests. Not root: it names the packages
-# to install and exits 1. Called by scripts/test.sh before the checks.
+# Idempotent: does nothing when /usr/sbin/sshd, ssh-keygen and /usr/lib/postgresql/*/bin/initdb are
+# there. Otherwise, as root on Debian, it installs what is missing (openssh-server and openssh-client,
+# postgresql) with apt-get, without starting the system's services (a policy-rc.d refuses service
+# starts during the install) and, where systemd runs, leaves those services disabled, so nothing
+# listens on port 22 or 5432 because of the tests. Not root: it names the packages to install and
+# exits 1. Called by scripts/test.sh before the checks.
 set -euo pipefail
 
 SSHD=/usr/sbin/sshd
-PACKAGES=(openssh-server openssh-client)
 POLICY=/usr/sbin/policy-rc.d
 
 say() { printf 'test-services: %s\n' "$*" >&2; }
 
-if [[ -x $SSHD ]] && command -v ssh-keygen >/dev/null 2>&1; then
+has_postgresql() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
+
+PACKAGES=()
+if [[ ! -x $SSHD ]] || ! command -v ssh-keygen >/dev/null 2>&1; then
+    PACKAGES+=(openssh-server openssh-client)
+fi
+if ! has_postgresql; then
+    PACKAGES+=(postgresql)
+fi
+if ((${#PACKAGES[@]} == 0)); then
     exit 0
 fi
 if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    say "$SSHD or ssh-keygen is missing; the SFTP tests need OpenSSH. Install it, then run again:"
+    say "missing: ${PACKAGES[*]}; the SFTP tests need OpenSSH, the catalog tests PostgreSQL."
+    say "install them, then run again:"
     say "    sudo apt-get install ${PACKAGES[*]}"
-    say "(the tests start their own server on 127.0.0.1; the system's SSH service need not run)"
+    say "(the tests start their own servers on 127.0.0.1; the system's services need not run)"
     exit 1
 fi
 
-say "installing ${PACKAGES[*]} (the tests start their own sshd; the system service is not started)"
+say "installing ${PACKAGES[*]} (the tests start their own servers; the system services are not started)"
 export DEBIAN_FRONTEND=noninteractive
 own_policy=0
 if [[ ! -e $POLICY ]]; then
@@ -45,7 +56,8 @@ if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${PAC
 fi
 rm -f "$log"
 if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+    systemctl disable --now ssh.service ssh.socket postgresql.service >/dev/null 2>&1 || true
 fi
 [[ -x $SSHD ]] || { say "the install finished but $SSHD is still missing"; exit 1; }
-say "OpenSSH installed: $("$SSHD" -V 2>&1 | head -n 1)"
+has_postgresql || { say "the install finished but /usr/lib/postgresql/*/bin/initdb is still missing"; exit 1; }
+say "installed: ${PACKAGES[*]}"

@@ -19,9 +19,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from resguardo.backends import LocalStorage, MemoryStorage
+from tests.fixtures.postgres import postgres_cluster
 from tests.fixtures.sshd import sshd_server
 
-__all__ = ["sshd_server"]  # a real OpenSSH server on 127.0.0.1, for the SFTP tests
+# A real OpenSSH server and a real PostgreSQL cluster on 127.0.0.1, for the SFTP and catalog tests.
+__all__ = ["postgres_cluster", "sshd_server"]
 
 settings.register_profile("dev", deadline=None)
 settings.register_profile(

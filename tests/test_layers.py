@@ -29,7 +29,7 @@ TERMINAL_LIBRARIES = ("rich", "typer")
 # The order the layers contract must keep, top first; a layer may list more siblings than these.
 EXPECTED_LAYER_ORDER = (
     {"resguardo.cli"},
-    {"resguardo.engine"},
+    {"resguardo.engine", "resguardo.catalog"},
     {"resguardo.backends"},
     {"resguardo.core", "resguardo.clock"},
 )

@@ -197,6 +197,7 @@ def _register_commands() -> None:
         commands_browse,
         commands_check,
         commands_copy,
+        commands_db,
         commands_forget,
         commands_prune,
         commands_repair,
@@ -216,6 +217,7 @@ def _register_commands() -> None:
     ):
         module.register(app)
     commands_copy.register(app)
+    commands_db.register(app)
 
 
 _register_commands()

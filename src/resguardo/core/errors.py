@@ -17,7 +17,10 @@
     │   ├── ObjectNotFound         exit 1   a named object is missing from storage
     │   └── ObjectRetained         exit 1   Object Lock keeps the object from being removed yet
     ├── SourceError                exit 1   a source path cannot be backed up at all
-    └── TargetError                exit 1   a restore target cannot be written
+    ├── TargetError                exit 1   a restore target cannot be written
+    ├── NotFound                   exit 1   no catalog record has that name or ID
+    ├── Conflict                   exit 1   a catalog change clashes with what is there (a unique name)
+    └── SecretKeyError             exit 1   the catalog's secret key is missing, malformed or not the one
 
 Every error carries a one-line message saying what is wrong and, in ``hint``, what to do about it.
 The codes follow the conventions that operators of other backup tools already script against.
@@ -152,3 +155,24 @@ class SourceError(ResguardoError):
 
 class TargetError(ResguardoError):
     """A restore target cannot be created or written."""
+
+
+class NotFound(ResguardoError):
+    """No record of the catalog (client, repository, job, run, user ...) has the given name or ID."""
+
+    default_hint = "list what exists, and check the name or ID"
+
+
+class Conflict(ResguardoError):
+    """A change to the catalog clashes with what is there: a name already taken, a run no longer running."""
+
+    default_hint = "choose another name, or change the record that is there"
+
+
+class SecretKeyError(ResguardoError):
+    """The key that seals the catalog's secrets is missing, malformed, or not the one that sealed them."""
+
+    default_hint = (
+        "set RESGUARDO_SECRET_KEY, or restore the key file 'catalog.key' of the data directory "
+        "that sealed these secrets"
+    )

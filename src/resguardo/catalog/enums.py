@@ -1,0 +1,65 @@
+"""The fixed vocabularies of the catalog: roles, languages, transports, run states and triggers."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    """What a user may do; a user holds one or more roles."""
+
+    ADMINISTRATOR = "administrator"
+    IT_DIRECTOR = "it_director"
+    OPERATOR = "operator"
+    AREA_DIRECTOR = "area_director"
+    REQUESTER = "requester"
+    CUSTODIAN = "custodian"
+    AUDITOR = "auditor"
+
+
+class Language(enum.StrEnum):
+    """The languages of the console and of messages."""
+
+    SPANISH = "es"
+    ENGLISH = "en"
+
+
+class Transport(enum.StrEnum):
+    """How the service reaches a client server: over SSH, or on the machine it runs on."""
+
+    SSH = "ssh"
+    LOCAL = "local"
+
+
+class RunState(enum.StrEnum):
+    """Where a run is in its life: queued, then running, then one of the four ends."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """Return True for the states a run ends in."""
+        return self not in (RunState.QUEUED, RunState.RUNNING)
+
+
+class RunTrigger(enum.StrEnum):
+    """Why a run was queued: its schedule, a person ("run now"), or a retry of a failed run."""
+
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+    RETRY = "retry"
+
+
+class SecretName(enum.StrEnum):
+    """The secrets a repository may hold, sealed in the catalog."""
+
+    PASSPHRASE = "passphrase"  # noqa: S105 (a secret's name, not a secret)
+    S3_ACCESS_KEY_ID = "s3_access_key_id"
+    S3_SECRET_ACCESS_KEY = "s3_secret_access_key"  # noqa: S105 (a secret's name, not a secret)
+    SSH_PRIVATE_KEY = "ssh_private_key"
+    SSH_PASSWORD = "ssh_password"  # noqa: S105 (a secret's name, not a secret)

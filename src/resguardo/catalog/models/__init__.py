@@ -1,0 +1,25 @@
+"""The catalog's tables as SQLAlchemy models; ``Base.metadata`` is the schema the migrations build."""
+
+from resguardo.catalog.models.audit import AuditEntry
+from resguardo.catalog.models.base import Base
+from resguardo.catalog.models.inventory import Client, Repository, RepositorySecret
+from resguardo.catalog.models.people import ApiToken, Department, User, UserRole
+from resguardo.catalog.models.plans import MINIMUM_RECORDS_KEEP_DAYS, Category, Job
+from resguardo.catalog.models.runs import FailureEntry, Run
+
+__all__ = [
+    "MINIMUM_RECORDS_KEEP_DAYS",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Category",
+    "Client",
+    "Department",
+    "FailureEntry",
+    "Job",
+    "Repository",
+    "RepositorySecret",
+    "Run",
+    "User",
+    "UserRole",
+]

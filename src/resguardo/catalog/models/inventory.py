@@ -1,0 +1,76 @@
+"""What the service backs up from, and to: client servers and repositories (with sealed secrets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from resguardo.catalog._types import JsonText, StrEnumType, enum_check
+from resguardo.catalog.enums import SecretName, Transport
+from resguardo.catalog.models.base import Base, Timestamps
+from resguardo.catalog.models.people import NAME_LENGTH
+
+
+class Client(Timestamps, Base):
+    """A client server whose data is backed up, and how the service reaches it."""
+
+    __tablename__ = "clients"
+    __table_args__ = (enum_check("transport", Transport, "transport"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    address: Mapped[str] = mapped_column(String(255), default="")
+    port: Mapped[int] = mapped_column(Integer, default=22)
+    ssh_user: Mapped[str] = mapped_column(String(64), default="")
+    transport: Mapped[Transport] = mapped_column(StrEnumType(Transport, 8), default=Transport.SSH)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class Repository(Timestamps, Base):
+    """A backup repository: where snapshots are stored (a directory, sftp:// or s3:// URL).
+
+    ``options`` holds settings that are not secret (an S3 endpoint, a region, a known_hosts file);
+    passphrases and credentials live sealed in :class:`RepositorySecret`.
+    """
+
+    __tablename__ = "repositories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    url: Mapped[str] = mapped_column(String(1024))
+    options: Mapped[dict[str, Any]] = mapped_column(JsonText, default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    secrets: Mapped[list[RepositorySecret]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="RepositorySecret.name"
+    )
+
+    @property
+    def secret_names(self) -> frozenset[SecretName]:
+        """Return which secrets are set (never their values)."""
+        return frozenset(secret.name for secret in self.secrets)
+
+
+class RepositorySecret(Base):
+    """One secret of a repository, sealed with AES-256-GCM under the catalog's secret key.
+
+    ``sealed`` is nonce || ciphertext || tag, authenticated with the repository's ID and the secret's
+    name, so that a sealed value copied to another row or name does not open. ``key_id`` names the key
+    that sealed it (a fingerprint, not the key).
+    """
+
+    __tablename__ = "repository_secrets"
+    __table_args__ = (enum_check("name", SecretName, "name"),)
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[SecretName] = mapped_column(StrEnumType(SecretName, 32), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+    def __repr__(self) -> str:
+        """Return which secret this is, never its value."""
+        return f"<RepositorySecret repository_id={self.repository_id} name={self.name}>"

@@ -1,0 +1,309 @@
+"""Runs: queue them, let workers claim them atomically, hear their heartbeats, finish them, and
+recover the runs of workers that died (R10, R11).
+
+The claim works with several workers on several hosts:
+
+* on PostgreSQL, ``SELECT ... FOR UPDATE SKIP LOCKED`` picks a queued run no other claim holds, and an
+  UPDATE marks it running;
+* on SQLite, a conditional ``UPDATE ... WHERE id = ? AND state = 'queued'`` succeeds for one claimer
+  only (checked by its row count); SQLite serializes writers, the busy timeout makes them wait.
+
+On both, a unique partial index allows one running run per job; a claim that would break it moves on
+to the next candidate. :func:`claim_next_run` commits (a claim must be visible before the work starts);
+the other functions flush and leave the commit to the caller.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from resguardo.catalog.enums import RunState, RunTrigger
+from resguardo.catalog.models import Job, Run
+from resguardo.catalog.queries._common import DEFAULT_PAGE_SIZE, Page, get_or_raise, paginate
+from resguardo.catalog.queries.failures import close_failures, open_failure
+from resguardo.core.errors import Conflict, UsageError
+
+CLAIM_CANDIDATES = 8
+"""How many queued runs a claim looks at per round on SQLite before looking again."""
+CLAIM_ROUNDS = 20
+MAX_RETRY_DELAY = timedelta(hours=6)
+
+
+def enqueue_run(
+    session: Session,
+    job_id: int,
+    *,
+    trigger: RunTrigger,
+    now: datetime,
+    not_before: datetime | None = None,
+    attempt: int = 1,
+    retry_of_id: int | None = None,
+) -> Run:
+    """Queue a run of a job, to be claimed from ``not_before`` (default ``now``); return it.
+
+    Raises:
+        NotFound: no such job.
+    """
+    get_or_raise(session, Job, job_id, "job")
+    run = Run(
+        job_id=job_id,
+        state=RunState.QUEUED,
+        trigger=RunTrigger(trigger),
+        attempt=attempt,
+        retry_of_id=retry_of_id,
+        queued_at=now,
+        not_before=not_before or now,
+        bytes_read=0,
+        bytes_added=0,
+        files=0,
+        log="",
+        error="",
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    """Return the run with ID ``run_id``. Raises NotFound."""
+    return get_or_raise(session, Run, run_id, "run")
+
+
+def list_runs(
+    session: Session,
+    *,
+    offset: int = 0,
+    limit: int = DEFAULT_PAGE_SIZE,
+    job_id: int | None = None,
+    state: RunState | None = None,
+) -> Page[Run]:
+    """Return a page of runs, newest first, optionally of one job or in one state."""
+    statement = select(Run).order_by(Run.queued_at.desc(), Run.id.desc())
+    if job_id is not None:
+        statement = statement.where(Run.job_id == job_id)
+    if state is not None:
+        statement = statement.where(Run.state == RunState(state))
+    return paginate(session, statement, offset, limit)
+
+
+def _claimable(now: datetime) -> Any:
+    """Return the SELECT of queued, due runs whose job has no running run, oldest first."""
+    running = aliased(Run)
+    job_busy = exists().where(running.job_id == Run.job_id, running.state == RunState.RUNNING)
+    return (
+        select(Run.id)
+        .where(Run.state == RunState.QUEUED, Run.not_before <= now, ~job_busy)
+        .order_by(Run.not_before, Run.id)
+    )
+
+
+def _mark_running(session: Session, run_id: int, worker_id: str, now: datetime) -> bool:
+    """Make a queued run running on ``worker_id``; return False if it was not queued any more or its
+    job has a running run already (the transaction is then rolled back)."""
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, Run.state == RunState.QUEUED)
+        .values(state=RunState.RUNNING, worker_id=worker_id, started_at=now, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        result = cast(CursorResult[Any], session.execute(statement))
+    except IntegrityError:
+        session.rollback()
+        return False
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    return True
+
+
+def claim_next_run(session: Session, worker_id: str, now: datetime) -> Run | None:
+    """Claim the oldest due queued run for ``worker_id`` and commit; return it, or None if none is free.
+
+    Two workers never get the same run, and a job never has two running runs. The claim is a
+    transaction of its own: it ends the session's transaction (a commit when it claims, a rollback
+    otherwise), so give it a session with no pending work, as a worker's is.
+
+    Raises:
+        UsageError: an empty worker ID.
+    """
+    if not worker_id:
+        raise UsageError("a worker needs an ID to claim runs")
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    for _round in range(CLAIM_ROUNDS):
+        if postgresql:
+            statement = _claimable(now).limit(1).with_for_update(skip_locked=True, of=Run)
+        else:
+            statement = _claimable(now).limit(CLAIM_CANDIDATES)
+        candidates = list(session.scalars(statement))
+        if not candidates:
+            session.rollback()
+            return None
+        for run_id in candidates:
+            if _mark_running(session, run_id, worker_id, now):
+                session.commit()
+                return session.get(Run, run_id, populate_existing=True)
+    session.rollback()
+    return None
+
+
+def heartbeat(
+    session: Session,
+    run_id: int,
+    worker_id: str,
+    now: datetime,
+    *,
+    bytes_read: int | None = None,
+    bytes_added: int | None = None,
+    files: int | None = None,
+) -> None:
+    """Record that ``worker_id`` is still working on a run, with its progress so far.
+
+    Raises:
+        Conflict: the run is not running on this worker any more (e.g. it was failed as stale, or
+            cancelled); the worker should stop working on it.
+    """
+    values: dict[str, Any] = {"heartbeat_at": now}
+    for name, value in (("bytes_read", bytes_read), ("bytes_added", bytes_added), ("files", files)):
+        if value is not None:
+            values[name] = value
+    _update_own_run(session, run_id, worker_id, values)
+
+
+def _update_own_run(session: Session, run_id: int, worker_id: str, values: dict[str, Any]) -> None:
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, Run.state == RunState.RUNNING, Run.worker_id == worker_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    result = cast(CursorResult[Any], session.execute(statement))
+    if result.rowcount != 1:
+        raise Conflict(
+            f"run {run_id} is not running on worker {worker_id} any more",
+            "stop working on it: it was failed as stale or cancelled, and may be retried",
+        )
+    session.expire_all()
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    worker_id: str,
+    state: RunState,
+    now: datetime,
+    *,
+    bytes_read: int = 0,
+    bytes_added: int = 0,
+    files: int = 0,
+    snapshot_id: str | None = None,
+    log: str = "",
+    error: str = "",
+) -> Run:
+    """End a run a worker holds, in ``state``; return it.
+
+    A failed run opens a failure-log entry and queues a retry while the job has retries left; a
+    succeeded run closes the job's open failure entries (R11, R18). A partial run does neither.
+
+    Raises:
+        UsageError: ``state`` is not one a run ends in.
+        Conflict: the run is not running on this worker any more.
+    """
+    state = RunState(state)
+    if not state.finished:
+        raise UsageError(f"a run ends succeeded, partial, failed or cancelled, not {state.value}")
+    values = {
+        "state": state,
+        "finished_at": now,
+        "bytes_read": bytes_read,
+        "bytes_added": bytes_added,
+        "files": files,
+        "snapshot_id": snapshot_id,
+        "log": log,
+        "error": error,
+    }
+    _update_own_run(session, run_id, worker_id, values)
+    run = get_run(session, run_id)
+    if state is RunState.FAILED:
+        _after_failure(session, run, now)
+    elif state is RunState.SUCCEEDED:
+        close_failures(session, run.job_id, run.id, now)
+    session.flush()
+    return run
+
+
+def _after_failure(session: Session, run: Run, now: datetime) -> Run | None:
+    """Open the failure entry of a failed run and queue its retry if the job allows one; return it."""
+    open_failure(session, run, now)
+    job = get_or_raise(session, Job, run.job_id, "job")
+    if run.attempt > job.max_retries:
+        return None
+    delay = timedelta(seconds=job.retry_backoff_seconds * 2 ** (run.attempt - 1))
+    return enqueue_run(
+        session,
+        job.id,
+        trigger=RunTrigger.RETRY,
+        now=now,
+        not_before=now + min(delay, MAX_RETRY_DELAY),
+        attempt=run.attempt + 1,
+        retry_of_id=run.id,
+    )
+
+
+def fail_stale_runs(session: Session, now: datetime, timeout: timedelta) -> list[Run]:
+    """Fail every running run whose worker has not sent a heartbeat for ``timeout``; return them.
+
+    Each such run opens a failure entry and, while its job has retries left, queues a retry after
+    the job's backoff (doubling with each attempt). Safe to call from several processes at once: a
+    conditional UPDATE lets one of them fail a given run.
+    """
+    cutoff = now - timeout
+    stale = list(
+        session.scalars(
+            select(Run).where(Run.state == RunState.RUNNING, Run.heartbeat_at < cutoff).order_by(Run.id)
+        )
+    )
+    failed = []
+    for run in stale:
+        message = (
+            f"worker {run.worker_id} stopped reporting: no heartbeat since "
+            f"{run.heartbeat_at.isoformat() if run.heartbeat_at else 'the claim'}"
+        )
+        statement = (
+            update(Run)
+            .where(Run.id == run.id, Run.state == RunState.RUNNING, Run.heartbeat_at < cutoff)
+            .values(state=RunState.FAILED, finished_at=now, error=message)
+            .execution_options(synchronize_session=False)
+        )
+        if cast(CursorResult[Any], session.execute(statement)).rowcount != 1:
+            continue
+        session.refresh(run)
+        _after_failure(session, run, now)
+        failed.append(run)
+    session.flush()
+    return failed
+
+
+def cancel_run(session: Session, run_id: int, now: datetime) -> Run:
+    """Cancel a queued run; return it.
+
+    Raises:
+        NotFound: no such run.
+        Conflict: the run is not queued (a running run is stopped by its worker).
+    """
+    get_run(session, run_id)
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, Run.state == RunState.QUEUED)
+        .values(state=RunState.CANCELLED, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], session.execute(statement)).rowcount != 1:
+        raise Conflict(f"run {run_id} is not queued, so it cannot be cancelled here")
+    session.expire_all()
+    return get_run(session, run_id)

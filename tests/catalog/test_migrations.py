@@ -1,0 +1,53 @@
+"""The shipped migrations build exactly the schema of the models, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from resguardo.catalog import upgrade
+from resguardo.catalog.migrate import current_revision, head_revision
+from resguardo.catalog.models import Base, Category
+from resguardo.catalog.schedules import parse_schedule
+
+
+def test_migrations_build_exactly_the_schema_of_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_migrated_catalog_is_at_the_newest_revision_and_upgrading_again_changes_nothing(
+    engine: Engine, catalog_url: str
+) -> None:
+    assert current_revision(engine) == head_revision()
+    assert upgrade(catalog_url) == head_revision()
+
+
+def test_first_migration_seeds_the_categories_with_their_default_periodicity(session: Session) -> None:
+    categories = {category.name: category for category in session.scalars(select(Category))}
+    assert set(categories) == {
+        "databases",
+        "source-code",
+        "server-configuration",
+        "images",
+        "documents",
+        "web-publishing",
+    }
+    assert parse_schedule(categories["databases"].default_schedule).every_days == 1
+    assert parse_schedule(categories["source-code"].default_schedule).weekdays == ("sun",)
+    for name in ("server-configuration", "images", "documents"):
+        assert parse_schedule(categories[name].default_schedule).every_days == 60
+    assert categories["source-code"].register == "FOR 7.5 DSE 02"
+    assert categories["databases"].register == "DSE 03"
+
+
+def test_schema_comparison_sees_an_index_the_database_lacks(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_runs_claim")
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert [difference[0] for difference in differences] == ["add_index"]

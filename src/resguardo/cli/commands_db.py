@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from resguardo.cli.output import Output
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 db_app = typer.Typer(
     help="Manage the service's catalog database (SQLite by default, or PostgreSQL).",
@@ -62,6 +67,28 @@ def _database_error(error: Exception) -> Exception:
     )
 
 
+@contextmanager
+def catalog_engine(database_url: str | None, data_dir: Path | None) -> Iterator[tuple[str, Engine]]:
+    """Yield the catalog's URL and an engine for it, disposed of afterwards.
+
+    Raises:
+        ConfigurationError: the URL is not supported, or the database cannot be reached.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from resguardo.catalog.database import create_catalog_engine
+    from resguardo.catalog.database import database_url as resolve
+
+    url = resolve(database_url, data_dir)
+    engine = create_catalog_engine(url)
+    try:
+        yield url, engine
+    except OperationalError as error:
+        raise _database_error(error) from None
+    finally:
+        engine.dispose()
+
+
 @db_app.command("upgrade")
 def upgrade(
     ctx: typer.Context, database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None
@@ -72,22 +99,12 @@ def upgrade(
     Raises:
         ConfigurationError: the URL is not supported or the database cannot be reached.
     """
-    from sqlalchemy.exc import OperationalError
-
-    from resguardo.catalog.database import create_catalog_engine
-    from resguardo.catalog.database import database_url as resolve
     from resguardo.catalog.migrate import current_revision, upgrade_engine
 
-    url = resolve(database_url, data_dir)
-    engine = create_catalog_engine(url)
-    try:
+    with catalog_engine(database_url, data_dir) as (url, engine):
         before = current_revision(engine)
         upgrade_engine(engine)
         after = current_revision(engine)
-    except OperationalError as error:
-        raise _database_error(error) from None
-    finally:
-        engine.dispose()
     output = _output(ctx)
     if output.json_mode:
         output.json_document({"database": _shown(url), "from_revision": before, "revision": after})
@@ -108,20 +125,10 @@ def current(
     Raises:
         ConfigurationError: the URL is not supported or the database cannot be reached.
     """
-    from sqlalchemy.exc import OperationalError
-
-    from resguardo.catalog.database import create_catalog_engine
-    from resguardo.catalog.database import database_url as resolve
     from resguardo.catalog.migrate import current_revision, head_revision
 
-    url = resolve(database_url, data_dir)
-    engine = create_catalog_engine(url)
-    try:
+    with catalog_engine(database_url, data_dir) as (url, engine):
         revision = current_revision(engine)
-    except OperationalError as error:
-        raise _database_error(error) from None
-    finally:
-        engine.dispose()
     head = head_revision()
     output = _output(ctx)
     if output.json_mode:

@@ -97,10 +97,12 @@ def audit(  # noqa: PLR0917 (each argument names a part of the entry)
     )
 
 
-def changes_of(body: BaseModel, leave_out: Iterable[str] = ()) -> dict[str, Any]:
-    """Return the fields a PATCH body sets (those sent), minus ``leave_out``."""
+def changes_of(body: BaseModel, leave_out: Iterable[str] = (), *, by_alias: bool = False) -> dict[str, Any]:
+    """Return the fields a PATCH body sets (those sent), minus ``leave_out``; ``by_alias`` names them
+    as the request does."""
     skipped = set(leave_out)
-    return {name: value for name, value in body.model_dump(exclude_unset=True).items() if name not in skipped}
+    sent = body.model_dump(exclude_unset=True, by_alias=by_alias)
+    return {name: value for name, value in sent.items() if name not in skipped}
 
 
 @contextmanager

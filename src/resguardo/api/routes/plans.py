@@ -67,7 +67,7 @@ class CategoryCreate(Input):
     name: Name
     title_es: Title
     title_en: Title
-    register: Register = ""
+    paper_register: Register = Field(default="", alias="register")
     default_schedule: Schedule
     default_retention: Retention
 
@@ -78,7 +78,7 @@ class CategoryUpdate(Input):
     name: Name | None = None
     title_es: Title | None = None
     title_en: Title | None = None
-    register: Register | None = None
+    paper_register: Register | None = Field(default=None, alias="register")
     default_schedule: Schedule | None = None
     default_retention: Retention | None = None
 
@@ -115,7 +115,7 @@ def categories_create(
     principal: Annotated[Principal, allow("categories.write")],
 ) -> dict[str, Any]:
     """Add a data category."""
-    category = create_category(session, now=now_of(request), **body.model_dump())
+    category = create_category(session, now=now_of(request), **body.model_dump(by_alias=True))
     audit(
         session, request, principal, "category.create", "category", category.id, after=snapshot_of(category)
     )
@@ -143,7 +143,7 @@ def categories_update(
 ) -> dict[str, Any]:
     """Change a data category."""
     before = snapshot_of(get_category(session, category_id))
-    changes = {key: value for key, value in changes_of(body).items() if value is not None}
+    changes = {key: value for key, value in changes_of(body, by_alias=True).items() if value is not None}
     category = update_category(session, category_id, changes, now=now_of(request))
     audit(
         session, request, principal, "category.update", "category", category_id, before, snapshot_of(category)

@@ -10,7 +10,9 @@ from tests.api.conftest import NOW, Api
 
 
 def _client(api: Api, admin: dict[str, str], name: str = "db1") -> dict:
-    response = api.client.post("/api/v1/clients", json={"name": name, "address": f"{name}.example"}, headers=admin)
+    response = api.client.post(
+        "/api/v1/clients", json={"name": name, "address": f"{name}.example"}, headers=admin
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -62,11 +64,15 @@ def test_lists_are_paginated(api: Api, admin: dict[str, str]) -> None:
     assert (page["total"], page["offset"], page["limit"]) == (5, 2, 2)
 
 
-def test_repository_shows_that_a_passphrase_is_set_but_never_the_passphrase(api: Api, admin: dict[str, str]) -> None:
+def test_repository_shows_that_a_passphrase_is_set_but_never_the_passphrase(
+    api: Api, admin: dict[str, str]
+) -> None:
     created = _repository(api, admin)
     assert created["has_passphrase"] is True and created["secrets_set"] == ["passphrase"]
     path = f"/api/v1/repositories/{created['id']}"
-    changed = api.client.patch(path, json={"notes": "offsite", "remove_secrets": ["passphrase"]}, headers=admin)
+    changed = api.client.patch(
+        path, json={"notes": "offsite", "remove_secrets": ["passphrase"]}, headers=admin
+    )
     assert changed.status_code == 200 and changed.json()["has_passphrase"] is False
     assert api.client.delete(path, headers=admin).status_code == 204
 
@@ -103,14 +109,18 @@ def test_jobs_are_created_paused_run_now_and_removed(api: Api, admin: dict[str, 
 def test_runs_are_listed_by_state_shown_and_cancelled(api: Api, admin: dict[str, str]) -> None:
     job = _job(api, admin)
     run = api.client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin).json()
-    listed = api.client.get("/api/v1/runs", params={"job_id": job["id"], "state": "queued"}, headers=admin).json()
+    listed = api.client.get(
+        "/api/v1/runs", params={"job_id": job["id"], "state": "queued"}, headers=admin
+    ).json()
     assert [item["id"] for item in listed["items"]] == [run["id"]]
     assert "log" in api.client.get(f"/api/v1/runs/{run['id']}", headers=admin).json()
     cancelled = api.client.post(f"/api/v1/runs/{run['id']}/cancel", headers=admin)
     assert cancelled.json()["state"] == "cancelled"
     assert api.client.post(f"/api/v1/runs/{run['id']}/cancel", headers=admin).status_code == 409
     bad_state = api.client.get("/api/v1/runs", params={"state": "exploded"}, headers=admin)
-    assert bad_state.status_code == 422 and bad_state.json()["error"]["details"]["errors"][0]["field"] == "state"
+    assert (
+        bad_state.status_code == 422 and bad_state.json()["error"]["details"]["errors"][0]["field"] == "state"
+    )
 
 
 def _failed_run(api: Api, admin: dict[str, str]) -> int:
@@ -120,17 +130,23 @@ def _failed_run(api: Api, admin: dict[str, str]) -> int:
     with api.session() as session:
         run = claim_next_run(session, "worker-1", NOW + timedelta(seconds=1))
         assert run is not None
-        finish_run(session, run.id, "worker-1", RunState.FAILED, NOW + timedelta(minutes=1), error="disk full")
+        finish_run(
+            session, run.id, "worker-1", RunState.FAILED, NOW + timedelta(minutes=1), error="disk full"
+        )
         session.commit()
     return job["id"]
 
 
 def test_failures_are_listed_and_their_analysis_recorded(api: Api, admin: dict[str, str]) -> None:
     job_id = _failed_run(api, admin)
-    listed = api.client.get("/api/v1/failures", params={"job_id": job_id, "open_only": True}, headers=admin).json()
+    listed = api.client.get(
+        "/api/v1/failures", params={"job_id": job_id, "open_only": True}, headers=admin
+    ).json()
     assert listed["total"] == 1 and listed["items"][0]["error"] == "disk full"
     path = f"/api/v1/failures/{listed['items'][0]['id']}"
-    changed = api.client.patch(path, json={"cause": "full volume", "corrective_action": "grew it"}, headers=admin)
+    changed = api.client.patch(
+        path, json={"cause": "full volume", "corrective_action": "grew it"}, headers=admin
+    )
     assert changed.status_code == 200
     assert changed.json()["cause"] == "full volume" and changed.json()["recorded_by_id"] is not None
 
@@ -183,12 +199,20 @@ def test_metrics_show_runs_by_state_bytes_and_last_success(api: Api, admin: dict
         run = claim_next_run(session, "worker-1", NOW)
         assert run is not None
         finish_run(
-            session, run.id, "worker-1", RunState.SUCCEEDED, NOW + timedelta(seconds=90), bytes_read=1000, bytes_added=400
+            session,
+            run.id,
+            "worker-1",
+            RunState.SUCCEEDED,
+            NOW + timedelta(seconds=90),
+            bytes_read=1000,
+            bytes_added=400,
         )
         session.commit()
     text = api.client.get("/metrics").text
     assert 'resguardo_runs{state="succeeded"} 1.0' in text
     assert 'resguardo_bytes_added{repository="nightly-repo"} 400.0' in text
     assert 'resguardo_last_run_duration_seconds{job="nightly"} 90.0' in text
-    line = next(line for line in text.splitlines() if line.startswith("resguardo_last_success_timestamp_seconds{"))
+    line = next(
+        line for line in text.splitlines() if line.startswith("resguardo_last_success_timestamp_seconds{")
+    )
     assert float(line.split()[-1]) == (NOW + timedelta(seconds=90)).timestamp()

@@ -76,7 +76,9 @@ def test_each_role_may_call_exactly_the_endpoints_the_table_gives_it(api: Api) -
             # An empty body: a caller allowed in gets past the permission check (then 2xx, 404, 409 or 422).
             response = api.client.request(method, url, json={}, headers=api.headers(token))
             if role in PERMISSIONS[permission]:
-                assert response.status_code not in (401, 403), f"{role} refused {method} {url}: {response.text}"
+                assert response.status_code not in (401, 403), (
+                    f"{role} refused {method} {url}: {response.text}"
+                )
             else:
                 assert response.status_code == 403, f"{role} allowed {method} {url}: {response.status_code}"
                 assert response.json()["error"]["code"] == "forbidden"
@@ -113,7 +115,9 @@ def test_cookie_session_requires_the_csrf_token_on_changes(api: Api) -> None:
 def test_session_cookie_is_httponly_and_samesite_lax(api: Api) -> None:
     api.user("oper", [Role.OPERATOR], password=PASSWORD)
     response = api.client.post("/api/v1/session", json={"username": "oper", "password": PASSWORD})
-    cookie = next(value for value in response.headers.get_list("set-cookie") if value.startswith("resguardo_session="))
+    cookie = next(
+        value for value in response.headers.get_list("set-cookie") if value.startswith("resguardo_session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=43200" in cookie
 
 
@@ -131,7 +135,9 @@ def test_sixth_failed_login_within_a_minute_is_refused_with_429(api: Api) -> Non
     limited = api.client.post("/api/v1/session", json={"username": "oper", "password": PASSWORD})
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
     api.clock.advance(61)
-    assert api.client.post("/api/v1/session", json={"username": "oper", "password": PASSWORD}).status_code == 200
+    assert (
+        api.client.post("/api/v1/session", json={"username": "oper", "password": PASSWORD}).status_code == 200
+    )
 
 
 def test_secrets_never_appear_in_responses_or_in_the_audit_log(api: Api, admin: dict[str, str]) -> None:
@@ -142,12 +148,16 @@ def test_secrets_never_appear_in_responses_or_in_the_audit_log(api: Api, admin: 
     created = api.client.post("/api/v1/repositories", json=body, headers=admin)
     seen.append(created.text)
     path = f"/api/v1/repositories/{created.json()['id']}"
-    seen.append(api.client.patch(path, json={"secrets": {"s3_secret_access_key": key_secret}}, headers=admin).text)
+    seen.append(
+        api.client.patch(path, json={"secrets": {"s3_secret_access_key": key_secret}}, headers=admin).text
+    )
     seen.append(api.client.get(path, headers=admin).text)
     seen.append(api.client.get("/api/v1/repositories", headers=admin).text)
     user = api.client.post("/api/v1/users", json={"username": "eva", "password": password}, headers=admin)
     seen.append(user.text)
-    seen.append(api.client.post("/api/v1/users", json={"username": "x", "password": "short"}, headers=admin).text)
+    seen.append(
+        api.client.post("/api/v1/users", json={"username": "x", "password": "short"}, headers=admin).text
+    )
     seen.append(api.client.post("/api/v1/session", json={"username": "eva", "password": password}).text)
     token = api.client.post("/api/v1/tokens", json={"name": "t"}, headers=admin).json()["token"]
     audit = api.client.get("/api/v1/audit", params={"limit": 500}, headers=admin)

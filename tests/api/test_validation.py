@@ -41,20 +41,28 @@ def _write_routes(api: Api) -> list[tuple[str, str]]:
     routes = []
     for route in api.client.app.routes:  # type: ignore[attr-defined]
         if isinstance(route, APIRoute) and route.path.startswith("/api/v1"):
-            routes.extend((method, route.path) for method in route.methods if method in ("POST", "PATCH", "PUT"))
+            routes.extend(
+                (method, route.path) for method in route.methods if method in ("POST", "PATCH", "PUT")
+            )
     return sorted(routes)
 
 
-def test_garbage_posted_to_every_write_endpoint_never_gets_a_server_error(api: Api, admin: dict[str, str]) -> None:
+def test_garbage_posted_to_every_write_endpoint_never_gets_a_server_error(
+    api: Api, admin: dict[str, str]
+) -> None:
     for method, path in _write_routes(api):
         url = re.sub(r"\{\w+\}", "1", path)
         for body in GARBAGE:
             response = api.client.request(method, url, json=body, headers=admin)
-            assert response.status_code < 500, f"{method} {url} {body!r}: {response.status_code} {response.text}"
+            assert response.status_code < 500, (
+                f"{method} {url} {body!r}: {response.status_code} {response.text}"
+            )
             if response.status_code >= 400:
                 error = response.json()["error"]
                 assert set(error) == {"code", "message", "details"}
-        broken = api.client.request(method, url, content=b"{not json", headers={**admin, "Content-Type": "application/json"})
+        broken = api.client.request(
+            method, url, content=b"{not json", headers={**admin, "Content-Type": "application/json"}
+        )
         assert broken.status_code == 422
 
 
@@ -77,7 +85,9 @@ def _problem_fields(response) -> list[str]:  # type: ignore[no-untyped-def]
         ("/api/v1/tokens", {"name": ""}, "name"),
     ],
 )
-def test_bad_input_is_422_naming_the_field(api: Api, admin: dict[str, str], path: str, body: dict, field: str) -> None:
+def test_bad_input_is_422_naming_the_field(
+    api: Api, admin: dict[str, str], path: str, body: dict, field: str
+) -> None:
     assert field in _problem_fields(api.client.post(path, json=body, headers=admin))
 
 
@@ -103,5 +113,9 @@ def test_missing_records_answer_404_and_taken_names_409(api: Api, admin: dict[st
 
 
 def test_page_size_out_of_range_is_422(api: Api, admin: dict[str, str]) -> None:
-    assert _problem_fields(api.client.get("/api/v1/clients", params={"limit": 501}, headers=admin)) == ["limit"]
-    assert _problem_fields(api.client.get("/api/v1/clients", params={"offset": -1}, headers=admin)) == ["offset"]
+    assert _problem_fields(api.client.get("/api/v1/clients", params={"limit": 501}, headers=admin)) == [
+        "limit"
+    ]
+    assert _problem_fields(api.client.get("/api/v1/clients", params={"offset": -1}, headers=admin)) == [
+        "offset"
+    ]

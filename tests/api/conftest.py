@@ -5,11 +5,10 @@ The catalog fixtures (``catalog_url`` parametrized over both databases) come fro
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import warnings
 
 import pytest
 from sqlalchemy.orm import Session
@@ -30,7 +29,7 @@ with warnings.catch_warnings():
 __all__ = ["catalog_url", "postgres_template", "sqlite_template"]
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-PASSWORD = "correct horse battery staple"  # noqa: S105 (a test password)
+PASSWORD = "correct horse battery staple"
 FAST_HASH = PasswordParameters(memory_kib=1024, iterations=1, lanes=1)
 
 

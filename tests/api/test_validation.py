@@ -1,0 +1,121 @@
+"""Bad input gets 422 (or 404/409) in the one error shape, with the field named, and never a 5xx."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+
+from tests.api.conftest import Api
+
+GARBAGE = [
+    None,
+    [],
+    "text",
+    12,
+    3.5,
+    True,
+    {"unexpected": 1},
+    {"name": None},
+    {"name": 12},
+    {"name": "x" * 5000},
+    {"name": "nul\x00byte"},
+    {"name": "ok", "port": "many"},
+    {"name": "ok", "port": 10**30},
+    {"name": "ok", "client_id": -1},
+    {"name": "ok", "client_id": 10**20, "repository_id": 1, "category_id": 1},
+    {"name": "ok", "schedule": {"kind": "interval", "every_days": 0}},
+    {"name": "ok", "schedule": "daily"},
+    {"url": "ftp://nowhere", "name": "r"},
+    {"secrets": {"not_a_secret": "v"}, "name": "r", "url": "/srv/r"},
+    {"roles": ["emperor"], "username": "u", "password": "long enough password"},
+    {"username": "u", "password": 5},
+    {"expires_at": "yesterday", "name": "t"},
+    {"cause": ["a"]},
+    {"default_schedule": {"kind": "monthly", "month_days": [32], "at": "01:00"}},
+]
+
+
+def _write_routes(api: Api) -> list[tuple[str, str]]:
+    routes = []
+    for route in api.client.app.routes:  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute) and route.path.startswith("/api/v1"):
+            routes.extend(
+                (method, route.path) for method in route.methods if method in ("POST", "PATCH", "PUT")
+            )
+    return sorted(routes)
+
+
+def test_garbage_posted_to_every_write_endpoint_never_gets_a_server_error(
+    api: Api, admin: dict[str, str]
+) -> None:
+    for method, path in _write_routes(api):
+        url = re.sub(r"\{\w+\}", "1", path)
+        for body in GARBAGE:
+            response = api.client.request(method, url, json=body, headers=admin)
+            assert response.status_code < 500, (
+                f"{method} {url} {body!r}: {response.status_code} {response.text}"
+            )
+            if response.status_code >= 400:
+                error = response.json()["error"]
+                assert set(error) == {"code", "message", "details"}
+        broken = api.client.request(
+            method, url, content=b"{not json", headers={**admin, "Content-Type": "application/json"}
+        )
+        assert broken.status_code == 422
+
+
+def _problem_fields(response) -> list[str]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 422, response.text
+    details = response.json()["error"]["details"]
+    return [problem["field"] for problem in details.get("errors", [])] or [details.get("field")]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/clients", {"name": "a", "colour": "blue"}, "colour"),
+        ("/api/v1/clients", {"name": "a", "port": "twenty"}, "port"),
+        ("/api/v1/clients", {"name": "a" * 121}, "name"),
+        ("/api/v1/clients", {"name": "a", "port": 70000}, "port"),
+        ("/api/v1/clients", {"name": "a", "transport": "ssh"}, "address"),
+        ("/api/v1/repositories", {"name": "r", "url": "ftp://x"}, "url"),
+        ("/api/v1/users", {"username": "u", "password": "short"}, "password"),
+        ("/api/v1/tokens", {"name": ""}, "name"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(
+    api: Api, admin: dict[str, str], path: str, body: dict, field: str
+) -> None:
+    assert field in _problem_fields(api.client.post(path, json=body, headers=admin))
+
+
+def test_an_impossible_schedule_is_422_naming_the_schedule(api: Api, admin: dict[str, str]) -> None:
+    body = {
+        "name": "j",
+        "client_id": 1,
+        "repository_id": 1,
+        "category_id": 1,
+        "schedule": {"kind": "weekly", "weekdays": ["funday"], "at": "25:00"},
+    }
+    response = api.client.post("/api/v1/jobs", json=body, headers=admin)
+    assert _problem_fields(response) == ["schedule"]
+    assert "weekdays" in response.json()["error"]["details"]["errors"][0]["message"]
+
+
+def test_missing_records_answer_404_and_taken_names_409(api: Api, admin: dict[str, str]) -> None:
+    missing = api.client.get("/api/v1/clients/4242", headers=admin)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    api.client.post("/api/v1/clients", json={"name": "twin", "address": "a"}, headers=admin)
+    taken = api.client.post("/api/v1/clients", json={"name": "twin", "address": "b"}, headers=admin)
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "conflict"
+
+
+def test_page_size_out_of_range_is_422(api: Api, admin: dict[str, str]) -> None:
+    assert _problem_fields(api.client.get("/api/v1/clients", params={"limit": 501}, headers=admin)) == [
+        "limit"
+    ]
+    assert _problem_fields(api.client.get("/api/v1/clients", params={"offset": -1}, headers=admin)) == [
+        "offset"
+    ]

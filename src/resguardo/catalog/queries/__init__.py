@@ -50,6 +50,7 @@ from resguardo.catalog.queries.plans import (
 )
 from resguardo.catalog.queries.runs import (
     cancel_run,
+    cancel_running_run,
     claim_next_run,
     enqueue_run,
     fail_stale_runs,
@@ -72,6 +73,7 @@ __all__ = [
     "SchedulingRow",
     "authenticate",
     "cancel_run",
+    "cancel_running_run",
     "claim_next_run",
     "close_failures",
     "create_api_token",

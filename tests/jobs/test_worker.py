@@ -249,3 +249,55 @@ def test_no_secret_reaches_the_logs_or_the_run_rows(service: Service, tmp_path: 
     assert "snapshot" in everything  # the run logs are there ...
     assert PASSPHRASE not in everything  # ... and no passphrase
     assert PASSPHRASE.encode().hex() not in everything
+
+
+def test_a_file_that_cannot_be_read_makes_a_partial_run_that_names_it(
+    service: Service, tmp_path: Path
+) -> None:
+    import pytest
+
+    write_only = Path("/sys/bus/pci/rescan")  # a regular sysfs file without read: EACCES even for root
+    try:
+        with write_only.open("rb") as stream:
+            stream.read(1)
+    except PermissionError:
+        pass
+    except OSError:
+        pytest.skip("no write-only sysfs file here")
+    else:
+        pytest.skip("the write-only sysfs file can be read here")
+    job_id = service.job("mixed", [make_tree(tmp_path / "tree"), write_only])
+    with service.sessions() as session:
+        request_run_now(session, job_id, None, service.clock.now())
+    schedule_pass(service.sessions, service.clock.now())
+
+    [(_run_id, state)] = service.worker().run_until_idle()
+
+    assert state is RunState.PARTIAL
+    [run] = _runs(service)
+    assert run.snapshot_id and run.files >= 3
+    assert "1 file(s) could not be read" in run.error
+    assert f"warning: {write_only}: permission denied" in run.log
+    assert _failures(service) == []  # a partial run opens no failure entry, and closes none
+
+
+def test_a_repository_gone_from_its_storage_fails_the_run_instead_of_starting_afresh(
+    service: Service, tmp_path: Path
+) -> None:
+    import shutil
+
+    job_id = service.job("vanishing", [make_tree(tmp_path / "tree")], max_retries=0)
+    worker = service.worker()
+    with service.sessions() as session:
+        request_run_now(session, job_id, None, service.clock.now())
+    schedule_pass(service.sessions, service.clock.now())
+    assert [state for _id, state in worker.run_until_idle()] == [RunState.SUCCEEDED]
+    shutil.rmtree(tmp_path / "repo-for-vanishing")
+
+    with service.sessions() as session:
+        request_run_now(session, job_id, None, service.clock.now())
+    schedule_pass(service.sessions, service.clock.now())
+    assert [state for _id, state in worker.run_until_idle()] == [RunState.FAILED]
+
+    assert "is missing from" in _runs(service)[-1].error
+    assert not (tmp_path / "repo-for-vanishing").exists()

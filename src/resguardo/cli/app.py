@@ -203,6 +203,7 @@ def _register_commands() -> None:
         commands_repair,
         commands_repository,
         commands_restore,
+        commands_worker,
     )
 
     for module in (
@@ -218,6 +219,7 @@ def _register_commands() -> None:
         module.register(app)
     commands_copy.register(app)
     commands_db.register(app)
+    commands_worker.register(app)
 
 
 _register_commands()

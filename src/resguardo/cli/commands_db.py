@@ -43,7 +43,8 @@ DataDirOption = Annotated[
 ]
 
 
-def _output(ctx: typer.Context) -> Output:
+def command_output(ctx: typer.Context) -> Output:
+    """Return how the running command prints (its global options)."""
     from resguardo.cli.app import output_of
 
     return output_of(ctx)
@@ -56,7 +57,7 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _database_error(error: Exception) -> Exception:
+def database_error(error: Exception) -> Exception:
     """Return a ConfigurationError saying the database could not be reached (its password hidden)."""
     from resguardo.core.errors import ConfigurationError
 
@@ -84,7 +85,7 @@ def catalog_engine(database_url: str | None, data_dir: Path | None) -> Iterator[
     try:
         yield url, engine
     except OperationalError as error:
-        raise _database_error(error) from None
+        raise database_error(error) from None
     finally:
         engine.dispose()
 
@@ -105,7 +106,7 @@ def upgrade(
         before = current_revision(engine)
         upgrade_engine(engine)
         after = current_revision(engine)
-    output = _output(ctx)
+    output = command_output(ctx)
     if output.json_mode:
         output.json_document({"database": _shown(url), "from_revision": before, "revision": after})
         return
@@ -130,7 +131,7 @@ def current(
     with catalog_engine(database_url, data_dir) as (url, engine):
         revision = current_revision(engine)
     head = head_revision()
-    output = _output(ctx)
+    output = command_output(ctx)
     if output.json_mode:
         output.json_document(
             {"database": _shown(url), "revision": revision, "head": head, "up_to_date": revision == head}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from resguardo.catalog._types import JsonText, StrEnumType, enum_check
+from resguardo.catalog._types import JsonText, StrEnumType, UtcDateTime, enum_check
 from resguardo.catalog.enums import SecretName, Transport
 from resguardo.catalog.models.base import Base, Timestamps
 from resguardo.catalog.models.people import NAME_LENGTH
@@ -32,7 +33,8 @@ class Repository(Timestamps, Base):
     """A backup repository: where snapshots are stored (a directory, sftp:// or s3:// URL).
 
     ``options`` holds settings that are not secret (an S3 endpoint, a region, a known_hosts file);
-    passphrases and credentials live sealed in :class:`RepositorySecret`.
+    passphrases and credentials live sealed in :class:`RepositorySecret`. ``initialized_at`` says when
+    the service created the repository in its storage (None: not yet, or created outside the service).
     """
 
     __tablename__ = "repositories"
@@ -42,6 +44,7 @@ class Repository(Timestamps, Base):
     url: Mapped[str] = mapped_column(String(1024))
     options: Mapped[dict[str, Any]] = mapped_column(JsonText, default=dict)
     notes: Mapped[str] = mapped_column(Text, default="")
+    initialized_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     secrets: Mapped[list[RepositorySecret]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="RepositorySecret.name"

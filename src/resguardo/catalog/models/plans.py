@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from resguardo.catalog._types import JsonText
+from resguardo.catalog._types import JsonText, UtcDateTime
 from resguardo.catalog.models.base import Base, Timestamps
 from resguardo.catalog.models.inventory import Client, Repository
 from resguardo.catalog.models.people import NAME_LENGTH, User
@@ -41,6 +42,12 @@ class Job(Timestamps, Base):
     ``source`` describes what to read (its shape comes with the sources); ``schedule`` and
     ``retention`` start as the category's defaults. ``records_keep_days`` (at least 365) says how long
     the job's runs and failure entries are kept in the catalog, whatever the snapshot retention.
+
+    The scheduler keeps its state here: ``schedule_since`` (when the schedule took effect; None: the
+    job's creation), ``last_scheduled_slot`` (the slot of the latest run it queued),
+    ``run_now_requested_at`` (an unanswered "run now") and ``plan_version``, which every change of
+    these bumps, so that a scheduler pass queues a run only if nothing changed since it read the job
+    (two schedulers running at once never queue the same slot twice).
     """
 
     __tablename__ = "jobs"
@@ -64,6 +71,11 @@ class Job(Timestamps, Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     max_retries: Mapped[int] = mapped_column(Integer, default=3)
     retry_backoff_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    # The scheduler's bookkeeping (docs/scheduling.md, "For the catalog"):
+    schedule_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_scheduled_slot: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    run_now_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    plan_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     client: Mapped[Client] = relationship(lazy="joined")
     repository: Mapped[Repository] = relationship(lazy="joined")

@@ -20,6 +20,8 @@ class Run(Base):
 
     A queued run is not claimed before ``not_before`` (the backoff of a retry). A running run's
     worker writes ``heartbeat_at`` regularly; a run whose heartbeat stops is failed and retried.
+    ``scheduled_for`` is the slot a scheduled run stands for (or when "run now" was asked);
+    ``schedule_slot`` the slot it took, unique per job (NULL for manual runs without one, and retries).
     """
 
     __tablename__ = "runs"
@@ -29,6 +31,8 @@ class Run(Base):
         # The claim query: queued runs, due, oldest first.
         Index("ix_runs_claim", "state", "not_before", "id"),
         Index("ix_runs_job_id_queued_at", "job_id", "queued_at"),
+        # A slot of a job's schedule is queued once, whatever the number of schedulers.
+        Index("uq_runs_job_id_schedule_slot", "job_id", "schedule_slot", unique=True),
         # At most one running run per job, enforced by the database itself.
         Index(
             "uq_runs_one_running_per_job",
@@ -47,6 +51,8 @@ class Run(Base):
     retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     queued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     not_before: Mapped[datetime] = mapped_column(UtcDateTime())
+    scheduled_for: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    schedule_slot: Mapped[datetime | None] = mapped_column(UtcDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     worker_id: Mapped[str | None] = mapped_column(String(255))

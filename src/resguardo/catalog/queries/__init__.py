@@ -50,6 +50,7 @@ from resguardo.catalog.queries.plans import (
 )
 from resguardo.catalog.queries.runs import (
     cancel_run,
+    cancel_running_run,
     claim_next_run,
     enqueue_run,
     fail_stale_runs,
@@ -58,13 +59,21 @@ from resguardo.catalog.queries.runs import (
     heartbeat,
     list_runs,
 )
+from resguardo.catalog.queries.scheduling import (
+    SchedulingRow,
+    queue_due_run,
+    request_run_now,
+    scheduling_rows,
+)
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "Page",
+    "SchedulingRow",
     "authenticate",
     "cancel_run",
+    "cancel_running_run",
     "claim_next_run",
     "close_failures",
     "create_api_token",
@@ -102,11 +111,14 @@ __all__ = [
     "list_runs",
     "list_users",
     "open_failure",
+    "queue_due_run",
     "record_analysis",
     "record_audit",
     "remove_secret",
+    "request_run_now",
     "reveal_secret",
     "revoke_api_token",
+    "scheduling_rows",
     "set_password",
     "set_roles",
     "set_secret",

@@ -265,6 +265,10 @@ def update_job(session: Session, job_id: int, changes: Mapping[str, Any], *, now
     with reverting_on_error(session, job):
         apply_changes(job, changes, JOB_FIELDS, "job")
         _check_job(session, job)
+    if "schedule" in changes:
+        # The scheduler counts slots from the change, and a pass that read the old schedule queues nothing.
+        job.schedule_since = now
+        job.plan_version = (job.plan_version or 0) + 1
     touch(job, now)
     flush_or_conflict(session, "job", job.name)
     return job

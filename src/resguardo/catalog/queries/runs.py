@@ -307,3 +307,23 @@ def cancel_run(session: Session, run_id: int, now: datetime) -> Run:
         raise Conflict(f"run {run_id} is not queued, so it cannot be cancelled here")
     session.expire_all()
     return get_run(session, run_id)
+
+
+def cancel_running_run(session: Session, run_id: int, now: datetime) -> Run:
+    """Cancel a running run: mark it cancelled, so that its worker's next heartbeat tells it to stop.
+
+    Raises:
+        NotFound: no such run.
+        Conflict: the run is not running (a queued run is cancelled with :func:`cancel_run`).
+    """
+    get_run(session, run_id)
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, Run.state == RunState.RUNNING)
+        .values(state=RunState.CANCELLED, finished_at=now, error="cancelled while running")
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], session.execute(statement)).rowcount != 1:
+        raise Conflict(f"run {run_id} is not running, so it cannot be stopped")
+    session.expire_all()
+    return get_run(session, run_id)

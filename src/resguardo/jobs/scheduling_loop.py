@@ -1,0 +1,104 @@
+"""The scheduling loop: read the jobs from the catalog, ask the pure scheduler what is due, queue it.
+
+One pass (:func:`schedule_pass`) builds a :class:`~resguardo.jobs.scheduler.JobState` per job, calls
+:func:`~resguardo.jobs.scheduler.plan`, and queues each due run with the catalog's conditional
+:func:`~resguardo.catalog.queries.queue_due_run`: several scheduling loops may run at once (one per
+``resguardo worker``), and a slot is still queued once. A job whose stored schedule cannot be read is
+skipped and named in the pass's result; the other jobs are not held up by it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from resguardo.catalog import RunTrigger, queries
+from resguardo.catalog.queries import SchedulingRow
+from resguardo.clock import SYSTEM_CLOCK, Clock
+from resguardo.jobs.catalog_schedules import schedule_of_document
+from resguardo.jobs.scheduler import JobState, Trigger, plan
+from resguardo.jobs.schedules import InvalidSchedule
+
+DEFAULT_PASS_INTERVAL = 30.0
+"""Seconds between two scheduling passes of a running service."""
+
+
+@dataclass
+class PassResult:
+    """What one scheduling pass did.
+
+    Attributes:
+        queued: the IDs of the runs it queued.
+        lost: how many due runs another scheduler (or a change of the job) queued or changed first.
+        unreadable: (job name, message) of jobs whose schedule could not be read; they were skipped.
+    """
+
+    queued: list[int] = field(default_factory=list)
+    lost: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _job_state(row: SchedulingRow) -> JobState:
+    """Return the scheduler's view of a catalog job. Raises InvalidSchedule."""
+    return JobState(
+        job_id=row.job_id,
+        schedule=schedule_of_document(row.schedule, row.effective_since),
+        effective_since=row.effective_since,
+        last_scheduled_slot=row.last_scheduled_slot,
+        paused=row.paused,
+        run_in_progress=row.run_in_progress,
+        run_now_requested_at=row.run_now_requested_at,
+    )
+
+
+def schedule_pass(session_factory: sessionmaker[Session], now: datetime) -> PassResult:
+    """Queue the runs due at ``now`` (timezone-aware); return what was done. Each run is its own commit."""
+    result = PassResult()
+    with session_factory() as session:
+        rows = {row.job_id: row for row in queries.scheduling_rows(session)}
+        session.rollback()
+        states = []
+        for row in rows.values():
+            try:
+                states.append(_job_state(row))
+            except InvalidSchedule as error:
+                result.unreadable.append((row.name, str(error)))
+        for due in plan(states, now):
+            run = queries.queue_due_run(
+                session,
+                rows[int(due.job_id)],
+                scheduled_for=due.scheduled_for,
+                trigger=RunTrigger.MANUAL if due.trigger is Trigger.MANUAL else RunTrigger.SCHEDULED,
+                schedule_slot=due.schedule_slot,
+                answers_request=due.trigger is Trigger.MANUAL,
+                now=now,
+            )
+            if run is None:
+                result.lost += 1
+            else:
+                result.queued.append(run.id)
+    return result
+
+
+def scheduling_loop(
+    session_factory: sessionmaker[Session],
+    stop: threading.Event,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    interval: float = DEFAULT_PASS_INTERVAL,
+    on_pass: Callable[[PassResult], None] | None = None,
+) -> None:
+    """Run a scheduling pass every ``interval`` seconds until ``stop`` is set.
+
+    ``on_pass`` receives each pass's result (for a log). A pass that fails on a database error is
+    reported as such by the exception escaping: the caller decides whether to restart the loop.
+    """
+    while not stop.is_set():
+        result = schedule_pass(session_factory, clock.now())
+        if on_pass is not None:
+            on_pass(result)
+        stop.wait(interval)

@@ -1,0 +1,183 @@
+"""The worker loop: claim a queued run, run its backup while heart-beating, and start again.
+
+A worker (:class:`Worker`) claims runs from the catalog (:func:`~resguardo.catalog.queries.claim_next_run`:
+two workers never get the same run), runs each through the service
+:func:`~resguardo.services.run_backup`, and meanwhile a thread sends a heartbeat every
+``heartbeat_interval`` seconds with the progress so far (bytes, files). When a heartbeat is refused
+(the run was cancelled, or failed as stale by another process), the backup is stopped at its next
+progress event; an engine step that reports nothing for a long time (one huge file) delays the stop
+until it reports again.
+
+Every worker also sweeps: runs of dead workers (no heartbeat for ``stale_timeout``) are failed, open
+a failure-log entry and are retried after the job's backoff
+(:func:`~resguardo.catalog.queries.fail_stale_runs`).
+
+Limits: at most one running run per job (the catalog's unique index). A limit per repository is not
+enforced yet: several workers may write to one repository at once, which the engine's shared locks allow.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from resguardo.catalog import RunState, SecretKey, queries
+from resguardo.clock import SYSTEM_CLOCK, Clock
+from resguardo.core.errors import Conflict
+from resguardo.engine.crypto import KdfParameters
+from resguardo.services import RunProgress, RunStopped, run_backup
+
+DEFAULT_HEARTBEAT_INTERVAL = 10.0
+DEFAULT_STALE_TIMEOUT = timedelta(minutes=5)
+DEFAULT_POLL_INTERVAL = 5.0
+
+
+def new_worker_id() -> str:
+    """Return an ID for a worker: host name, process ID and a random suffix."""
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker works.
+
+    Attributes:
+        secret_key: the catalog's key (to reveal repository passphrases).
+        worker_id: this worker's ID in the runs it claims.
+        heartbeat_interval: seconds between two heartbeats of a running run.
+        stale_timeout: a running run without a heartbeat for this long is failed and retried.
+        poll_interval: seconds to wait when there is nothing to claim.
+        kdf: key-derivation parameters for repositories created on first use (None: the engine's).
+        cache_directory: the engine's local metadata cache (None: none).
+    """
+
+    secret_key: SecretKey
+    worker_id: str = field(default_factory=new_worker_id)
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    stale_timeout: timedelta = DEFAULT_STALE_TIMEOUT
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    kdf: KdfParameters | None = None
+    cache_directory: str | None = None
+
+
+class _Heartbeat:
+    """A thread that tells the catalog a run is alive, with its latest progress, until stopped."""
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], run_id: int, settings: WorkerSettings, clock: Clock
+    ) -> None:
+        self.session_factory = session_factory
+        self.run_id = run_id
+        self.settings = settings
+        self.clock = clock
+        self.progress = RunProgress(bytes_read=0, files=0)
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def report(self, progress: RunProgress) -> None:
+        """Keep the latest progress for the next heartbeat; raise RunStopped if the run was lost."""
+        self.progress = progress
+        if self.lost.is_set():
+            raise RunStopped(f"run {self.run_id} was cancelled or taken from this worker")
+
+    def _loop(self) -> None:
+        while not self._done.wait(self.settings.heartbeat_interval):
+            if not self.beat():
+                return
+
+    def beat(self) -> bool:
+        """Send one heartbeat; return False (and set ``lost``) when the run is no longer this worker's."""
+        progress = self.progress
+        with self.session_factory() as session:
+            try:
+                queries.heartbeat(
+                    session,
+                    self.run_id,
+                    self.settings.worker_id,
+                    self.clock.now(),
+                    bytes_read=progress.bytes_read,
+                    files=progress.files,
+                )
+                session.commit()
+            except Conflict:
+                session.rollback()
+                self.lost.set()
+                return False
+        return True
+
+
+class Worker:
+    """Claims and runs queued runs; see the module's docstring.
+
+    Args:
+        session_factory: makes catalog sessions.
+        settings: the worker's settings.
+        clock: the time written to the catalog and used for claims and sweeps.
+    """
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], settings: WorkerSettings, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.clock = clock
+
+    def sweep(self) -> list[int]:
+        """Fail the running runs of dead workers (their retries are queued); return their IDs."""
+        with self.session_factory() as session:
+            failed = queries.fail_stale_runs(session, self.clock.now(), self.settings.stale_timeout)
+            session.commit()
+            return [run.id for run in failed]
+
+    def run_one(self) -> tuple[int, RunState | None] | None:
+        """Claim one due run and run it; return (its ID, the state it ended in), or None if none was due.
+
+        The state is None when the run was stopped (cancelled, or taken as stale) before it ended.
+        """
+        with self.session_factory() as session:
+            run = queries.claim_next_run(session, self.settings.worker_id, self.clock.now())
+            if run is None:
+                return None
+            run_id = run.id
+        with _Heartbeat(self.session_factory, run_id, self.settings, self.clock) as heartbeat:
+            state = run_backup(
+                self.session_factory,
+                run_id,
+                self.settings.secret_key,
+                heartbeat.report,
+                worker_id=self.settings.worker_id,
+                clock=self.clock,
+                kdf=self.settings.kdf,
+                cache_directory=self.settings.cache_directory,
+            )
+        return run_id, state
+
+    def run_until_idle(self) -> list[tuple[int, RunState | None]]:
+        """Sweep, then run due runs until none is left to claim; return what ran."""
+        self.sweep()
+        done = []
+        while (result := self.run_one()) is not None:
+            done.append(result)
+        return done
+
+    def serve(self, stop: threading.Event) -> None:
+        """Sweep and run due runs, waiting ``poll_interval`` when idle, until ``stop`` is set."""
+        while not stop.is_set():
+            if not self.run_until_idle():
+                stop.wait(self.settings.poll_interval)

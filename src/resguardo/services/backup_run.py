@@ -1,0 +1,237 @@
+"""The use case that runs one backup of a job: source → engine → repository, recorded in the catalog.
+
+:func:`run_backup` takes a run a worker has claimed, reads its job, client and repository from the
+catalog (revealing the repository's passphrase through the catalog's secret API, never logging it),
+opens the repository (creating it on first use), runs the engine's backup in-process, and finishes the
+run: succeeded, partial (some files could not be read; the snapshot was saved without them) or failed
+(with the error). Progress (bytes, files) goes to the caller's ``reporter``, which may raise
+:class:`RunStopped` to stop the backup (a cancelled run, or one the worker lost).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from resguardo.catalog import RunState, SecretKey, Transport, queries
+from resguardo.catalog.models import Job
+from resguardo.clock import SYSTEM_CLOCK, Clock
+from resguardo.core.errors import Conflict, ResguardoError
+from resguardo.engine.archiver import BackupOptions, backup
+from resguardo.engine.crypto import KdfParameters
+from resguardo.engine.events import Event, ItemWarning, Progress
+from resguardo.engine.locks import locked
+from resguardo.services.repositories import opened_repository
+
+SUPPORTED_SOURCE_KINDS = ("paths",)
+MAX_LOG_LINES = 1000
+
+
+class RunStopped(Exception):
+    """Raised by a reporter to stop a backup: the run was cancelled, or is no longer this worker's."""
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a run has come: bytes read and files processed so far."""
+
+    bytes_read: int
+    files: int
+
+
+@dataclass
+class _RunLog:
+    """The log of one run: timestamped lines, at most MAX_LOG_LINES (the rest are counted)."""
+
+    clock: Clock
+    lines: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+    def add(self, message: str) -> None:
+        if len(self.lines) >= MAX_LOG_LINES:
+            self.dropped += 1
+            return
+        self.lines.append(f"{self.clock.now().strftime('%Y-%m-%dT%H:%M:%SZ')} {message}")
+
+    def text(self) -> str:
+        extra = [f"... and {self.dropped} more lines"] if self.dropped else []
+        return "\n".join([*self.lines, *extra])
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a backup attempt needs besides the session and the job."""
+
+    secret_key: SecretKey
+    reporter: Callable[[RunProgress], None]
+    log: _RunLog
+    clock: Clock
+    kdf: KdfParameters | None
+    cache_directory: str | None
+
+
+@dataclass
+class _Outcome:
+    state: RunState
+    error: str = ""
+    snapshot_id: str | None = None
+    bytes_read: int = 0
+    bytes_added: int = 0
+    files: int = 0
+
+
+def _paths_source(job: Job) -> tuple[list[str], list[str]]:
+    """Return the paths and exclude patterns of a job's source.
+
+    Raises:
+        ConfigurationError: the source is not of a kind this version runs, or has no paths.
+    """
+    from resguardo.core.errors import ConfigurationError
+
+    source: dict[str, Any] = job.source or {}
+    kind = source.get("kind")
+    if kind not in SUPPORTED_SOURCE_KINDS:
+        raise ConfigurationError(
+            f"job {job.name!r} has a source of kind {kind!r}, which workers cannot run",
+            f"use a source of kind {', '.join(SUPPORTED_SOURCE_KINDS)}: "
+            '{"kind": "paths", "paths": ["/srv/data"], "excludes": []}',
+        )
+    paths = [str(path) for path in source.get("paths") or []]
+    if not paths:
+        raise ConfigurationError(f"job {job.name!r} names no paths to back up")
+    if job.client.transport is not Transport.LOCAL:
+        raise ConfigurationError(
+            f"job {job.name!r} reads from client {job.client.name!r} over SSH, which workers cannot do yet",
+            "back up paths of a client whose transport is local (the worker's own host)",
+        )
+    return paths, [str(pattern) for pattern in source.get("excludes") or []]
+
+
+def run_backup(
+    session_factory: sessionmaker[Session],
+    run_id: int,
+    secret_key: SecretKey,
+    reporter: Callable[[RunProgress], None],
+    *,
+    worker_id: str,
+    clock: Clock = SYSTEM_CLOCK,
+    kdf: KdfParameters | None = None,
+    cache_directory: str | None = None,
+) -> RunState | None:
+    """Run the backup of a claimed run and finish the run in the catalog.
+
+    Args:
+        session_factory: makes catalog sessions.
+        run_id: a run claimed by ``worker_id`` (state running).
+        secret_key: the catalog's key, to reveal the repository's passphrase.
+        reporter: receives progress; may raise :class:`RunStopped` to stop the backup.
+        worker_id: the worker holding the run.
+        clock: the time written to the catalog.
+        kdf: key-derivation parameters for a repository created on first use (None: the engine's).
+        cache_directory: the engine's local metadata cache (None: none).
+
+    Returns:
+        The state the run ended in, or None when the run was no longer this worker's at the end
+        (cancelled, or failed as stale by another process), or the backup was stopped.
+    """
+    log = _RunLog(clock)
+    with session_factory() as session:
+        run = queries.get_run(session, run_id)
+        job = queries.get_job(session, run.job_id)
+        log.add(f"run {run.id} of job {job.name!r} (attempt {run.attempt}) on worker {worker_id}")
+        context = _Context(secret_key, reporter, log, clock, kdf, cache_directory)
+        outcome = _attempt(session, job, context)
+        if outcome is None:
+            return None
+        try:
+            queries.finish_run(
+                session,
+                run_id,
+                worker_id,
+                outcome.state,
+                clock.now(),
+                bytes_read=outcome.bytes_read,
+                bytes_added=outcome.bytes_added,
+                files=outcome.files,
+                snapshot_id=outcome.snapshot_id,
+                log=log.text(),
+                error=outcome.error,
+            )
+            session.commit()
+        except Conflict:
+            session.rollback()
+            return None
+        return outcome.state
+
+
+def _attempt(session: Session, job: Job, context: _Context) -> _Outcome | None:
+    """Back up the job's source; return how it ended, or None when the reporter stopped it."""
+    log = context.log
+    try:
+        return _back_up(session, job, context)
+    except RunStopped as stop:
+        session.rollback()
+        log.add(f"stopped: {stop}")
+        return None
+    except ResguardoError as error:
+        session.rollback()
+        message = f"{error.message} ({error.hint})" if error.hint else error.message
+        log.add(f"failed: {message}")
+        return _Outcome(RunState.FAILED, error=message)
+    except OSError as error:
+        session.rollback()
+        log.add(f"failed: {error}")
+        return _Outcome(RunState.FAILED, error=f"{type(error).__name__}: {error}")
+
+
+def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
+    """Open the repository, back up the job's paths, and return the outcome.
+
+    Raises:
+        RunStopped: the reporter stopped the backup.
+        ResguardoError, OSError: the backup could not be made.
+    """
+    log = context.log
+    paths, excludes = _paths_source(job)
+    options = BackupOptions(
+        excludes=excludes,
+        tags=[f"job:{job.name}"],
+        hostname=job.client.name,
+        processes=False,  # a worker has threads (heartbeats): no fork under them
+        cache_dir=context.cache_directory,
+    )
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Progress):
+            context.reporter(RunProgress(bytes_read=event.bytes_done, files=event.files_done))
+        elif isinstance(event, ItemWarning):
+            log.add(f"warning: {event.path}: {event.message}")
+
+    with opened_repository(
+        session,
+        context.secret_key,
+        job.repository_id,
+        context.clock.now(),
+        kdf=context.kdf,
+        cache_directory=context.cache_directory,
+    ) as (repository, created):
+        log.add(("created" if created else "opened") + f" repository {job.repository.name!r}")
+        log.add(f"backing up {', '.join(paths)}")
+        with locked(repository):
+            result = backup(repository, paths, options, on_event)
+    summary = result.snapshot.summary
+    outcome = _Outcome(
+        RunState.PARTIAL if result.partial else RunState.SUCCEEDED,
+        snapshot_id=result.snapshot.id,
+        bytes_read=int(summary.get("total_bytes_processed", 0)),
+        bytes_added=int(summary.get("data_added", 0)),
+        files=int(summary.get("total_files_processed", 0)),
+    )
+    if result.partial:
+        count = len(result.unreadable)
+        outcome.error = f"{count} file(s) could not be read; snapshot {result.snapshot.short_id} lacks them"
+    log.add(f"snapshot {result.snapshot.short_id} saved: {outcome.files} files, {outcome.bytes_read} bytes")
+    return outcome

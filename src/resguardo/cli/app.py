@@ -203,6 +203,7 @@ def _register_commands() -> None:
         commands_repair,
         commands_repository,
         commands_restore,
+        commands_serve,
         commands_worker,
     )
 
@@ -220,6 +221,7 @@ def _register_commands() -> None:
     commands_copy.register(app)
     commands_db.register(app)
     commands_worker.register(app)
+    commands_serve.register(app)
 
 
 _register_commands()

@@ -219,7 +219,7 @@ def test_serve_on_a_port_in_use_says_so(tmp_path: Path, servers: list[Server]) -
     first.terminate()
 
     stderr = taken.stderr.decode()
-    assert taken.returncode != 0
+    assert taken.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in stderr and "Traceback" not in stderr
 
 

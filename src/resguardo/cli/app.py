@@ -195,15 +195,19 @@ def _register_commands() -> None:
     from resguardo.cli import (
         commands_backup,
         commands_browse,
+        commands_catalog_repositories,
         commands_check,
+        commands_clients,
         commands_copy,
         commands_db,
         commands_forget,
+        commands_jobs,
         commands_prune,
         commands_repair,
         commands_repository,
         commands_restore,
         commands_serve,
+        commands_users,
         commands_worker,
     )
 
@@ -222,6 +226,8 @@ def _register_commands() -> None:
     commands_db.register(app)
     commands_worker.register(app)
     commands_serve.register(app)
+    for catalog_module in (commands_clients, commands_catalog_repositories, commands_users, commands_jobs):
+        catalog_module.register(app)
 
 
 _register_commands()

@@ -46,8 +46,11 @@ def record_audit(
     actor: User | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    actor_name: str = "",
 ) -> AuditEntry:
     """Append an entry to the audit log and return it. ``actor`` None means the service itself.
+
+    ``actor_name`` names who acted when ``actor`` is None (e.g. the local account running the CLI).
 
     Raises:
         UsageError: no action or object type given.
@@ -57,7 +60,7 @@ def record_audit(
     entry = AuditEntry(
         at=now,
         actor_id=actor.id if actor is not None else None,
-        actor_name=actor.username if actor is not None else "",
+        actor_name=actor.username if actor is not None else actor_name,
         action=action,
         object_type=object_type,
         object_id=str(object_id),

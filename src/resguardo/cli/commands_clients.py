@@ -23,7 +23,7 @@ NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The client's 
 AddressOption = Annotated[str | None, typer.Option("--address", help="Host name or IP address.")]
 PortOption = Annotated[int | None, typer.Option("--port", min=1, max=65535, help="SSH port.")]
 SshUserOption = Annotated[str | None, typer.Option("--ssh-user", help="The account to log in as.")]
-TransportOption = Annotated[str | None, typer.Option("--transport", help="How to reach it: ssh or agent.")]
+TransportOption = Annotated[str | None, typer.Option("--transport", help="How to reach it: ssh or local.")]
 NotesOption = Annotated[str | None, typer.Option("--notes", help="Free text.")]
 FIELDS = ("id", "name", "address", "port", "ssh_user", "transport", "notes")
 

@@ -103,7 +103,11 @@ def test_jobs_are_created_paused_run_now_and_removed(api: Api, admin: dict[str, 
     run = api.client.post(f"{path}/run", headers=admin)
     assert run.status_code == 202 and run.json()["state"] == "queued" and run.json()["trigger"] == "manual"
     assert api.client.post(f"{path}/run", headers=admin).status_code == 409
-    assert api.client.delete(path, headers=admin).status_code == 204
+    kept = api.client.delete(path, headers=admin)  # its run's record must be kept a year (R21)
+    assert kept.status_code == 409 and "pause the job" in kept.json()["error"]["message"] + str(kept.json())
+    assert api.client.get(path, headers=admin).status_code == 200
+    unused = _job(api, admin, name="never-ran")
+    assert api.client.delete(f"/api/v1/jobs/{unused['id']}", headers=admin).status_code == 204
 
 
 def test_runs_are_listed_by_state_shown_and_cancelled(api: Api, admin: dict[str, str]) -> None:

@@ -179,3 +179,19 @@ def test_only_queued_runs_can_be_cancelled(session: Session, inventory: Inventor
     assert claim_next_run(session, "w", NOW) is None
     with pytest.raises(Conflict, match="not queued"):
         cancel_run(session, queued.id, NOW)
+
+
+def test_a_job_whose_runs_must_still_be_kept_cannot_be_removed(
+    session: Session, inventory: Inventory
+) -> None:
+    from resguardo.catalog.queries import delete_job, get_job
+
+    job = inventory.job(session, "kept")
+    enqueue_run(session, job.id, trigger=RunTrigger.SCHEDULED, now=NOW)
+    session.commit()
+    with pytest.raises(Conflict, match="must be kept"):
+        delete_job(session, job.id, now=NOW + timedelta(days=364))
+    assert get_job(session, job.id).name == "kept"
+    delete_job(session, job.id, now=NOW + timedelta(days=job.records_keep_days + 1))
+    session.commit()
+    assert list_runs(session, job_id=job.id).total == 0

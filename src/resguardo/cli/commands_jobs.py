@@ -298,7 +298,7 @@ def job_remove(
         job = queries.find_job(session, name)
         document = job_detail(job)
         before = queries.snapshot_of(job)
-        queries.delete_job(session, job.id)
+        queries.delete_job(session, job.id, now=now)
         record_change(session, now, "job.delete", "job", document["id"], before=before)
     print_done(command_output(ctx), {"removed": document}, f"job {name!r} removed")
 

@@ -302,9 +302,9 @@ def jobs_delete(
     session: CatalogSession,
     principal: Annotated[Principal, allow("jobs.write")],
 ) -> None:
-    """Remove a job with its runs and failure entries (pause it instead to keep its history)."""
+    """Remove a job with no run younger than its records must be kept (409 otherwise: pause it)."""
     before = snapshot_of(get_job(session, job_id))
-    delete_job(session, job_id)
+    delete_job(session, job_id, now=now_of(request))
     audit(session, request, principal, "job.delete", "job", job_id, before=before)
     session.commit()
 

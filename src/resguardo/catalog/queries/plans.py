@@ -8,13 +8,13 @@ Functions flush; the caller commits.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from resguardo.catalog.models import MINIMUM_RECORDS_KEEP_DAYS, Category, Client, Job, Repository, User
+from resguardo.catalog.models import MINIMUM_RECORDS_KEEP_DAYS, Category, Client, Job, Repository, Run, User
 from resguardo.catalog.queries._common import (
     DEFAULT_PAGE_SIZE,
     Page,
@@ -274,11 +274,26 @@ def update_job(session: Session, job_id: int, changes: Mapping[str, Any], *, now
     return job
 
 
-def delete_job(session: Session, job_id: int) -> None:
-    """Remove a job with its runs and failure entries. Raises NotFound.
+def delete_job(session: Session, job_id: int, *, now: datetime) -> None:
+    """Remove a job with its runs and failure entries, once its records may go (R21).
 
-    The registers must keep a year of records (R21): the services layer decides when a job may go;
-    pausing a job keeps its history.
+    The registers keep a job's runs for ``records_keep_days`` (at least a year): a job with a run
+    queued within that time cannot be removed; pause it instead, which keeps its history.
+
+    Raises:
+        NotFound: no such job.
+        Conflict: the job has runs younger than its records must be kept.
     """
-    session.delete(get_job(session, job_id))
+    job = get_job(session, job_id)
+    keep_since = now - timedelta(days=job.records_keep_days)
+    recent = session.scalar(
+        select(func.count()).select_from(Run).where(Run.job_id == job.id, Run.queued_at > keep_since)
+    )
+    if recent:
+        raise Conflict(
+            f"job {job.name!r} has {recent} run(s) from the last {job.records_keep_days} days, whose records "
+            "must be kept",
+            "pause the job instead; it can be removed once its runs are older than that",
+        )
+    session.delete(job)
     session.flush()

@@ -284,11 +284,12 @@ def job_remove(
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Remove a job with its runs (pausing it keeps its history instead).
+    """Remove a job with its runs, once they are older than its records must be kept (else pause it).
 
     \f
     Raises:
         NotFound: no such job.
+        Conflict: the job has runs younger than its records must be kept (R21).
     """
     from resguardo.catalog import queries
     from resguardo.clock import SYSTEM_CLOCK

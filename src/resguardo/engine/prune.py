@@ -352,7 +352,6 @@ def _sweep(repository: Repository, plan: PrunePlan, report: PruneReport) -> None
         report.bytes_deleted += sizes.get(pack_id, 0)
     repository.storage.remove(PRUNE_PREFIX + plan.id)
     report.plans_finished.append(plan.id)
-    repository.load_index(exclude_packs=())
 
 
 def _packs_listed(repository: Repository, name: str) -> list[bytes]:

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Make sure the programs that the tests run as real services are installed: OpenSSH's server and client
 # (the SFTP tests start their own sshd on 127.0.0.1, on a free port, and stop it at the end) and
-# PostgreSQL's server (the catalog tests start their own cluster with initdb and pg_ctl, likewise).
+# PostgreSQL's server (the catalog tests start their own cluster with initdb and pg_ctl, likewise), and
+# Chromium with its driver (the console's tests drive a headless Chromium against a server on 127.0.0.1).
 #
-# Idempotent: does nothing when /usr/sbin/sshd, ssh-keygen and /usr/lib/postgresql/*/bin/initdb are
-# there. Otherwise, as root on Debian, it installs what is missing (openssh-server and openssh-client,
-# postgresql) with apt-get, without starting the system's services (a policy-rc.d refuses service
-# starts during the install) and, where systemd runs, leaves those services disabled, so nothing
-# listens on port 22 or 5432 because of the tests. Not root: it names the packages to install and
+# Idempotent: does nothing when /usr/sbin/sshd, ssh-keygen, /usr/lib/postgresql/*/bin/initdb,
+# /usr/bin/chromium and /usr/bin/chromedriver are there. Otherwise, as root on Debian, it installs what
+# is missing (openssh-server and openssh-client, postgresql, chromium and chromium-driver) with apt-get,
+# without starting the system's services (a policy-rc.d refuses service starts during the install)
+# and, where systemd runs, leaves those services disabled, so nothing listens on port 22 or 5432
+# because of the tests. Not root: it names the packages to install and
 # exits 1. Called by scripts/test.sh before the checks.
 set -euo pipefail
 
@@ -25,11 +27,14 @@ fi
 if ! has_postgresql; then
     PACKAGES+=(postgresql)
 fi
+if [[ ! -x /usr/bin/chromium ]] || [[ ! -x /usr/bin/chromedriver ]]; then
+    PACKAGES+=(chromium chromium-driver)
+fi
 if ((${#PACKAGES[@]} == 0)); then
     exit 0
 fi
 if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    say "missing: ${PACKAGES[*]}; the SFTP tests need OpenSSH, the catalog tests PostgreSQL."
+    say "missing: ${PACKAGES[*]}; the SFTP tests need OpenSSH, the catalog tests PostgreSQL, the console tests Chromium."
     say "install them, then run again:"
     say "    sudo apt-get install ${PACKAGES[*]}"
     say "(the tests start their own servers on 127.0.0.1; the system's services need not run)"

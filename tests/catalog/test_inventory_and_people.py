@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -151,3 +153,17 @@ def test_api_tokens_are_stored_hashed_and_can_be_revoked(session: Session, engin
     revoke_api_token(session, record.id, now=NOW)
     session.commit()
     assert user_for_token(session, token, now=NOW) is None
+
+
+def test_a_token_use_is_recorded_to_the_minute_so_most_requests_only_read(session: Session) -> None:
+    user = create_user(session, username="script", roles=[Role.OPERATOR], now=NOW)
+    record, token = create_api_token(session, user.id, name="nightly report", now=NOW)
+    session.commit()
+    user_for_token(session, token, now=NOW)
+    assert record.last_used_at == NOW
+    session.commit()
+    user_for_token(session, token, now=NOW + timedelta(seconds=59))
+    assert not session.dirty
+    assert record.last_used_at == NOW
+    user_for_token(session, token, now=NOW + timedelta(minutes=1))
+    assert record.last_used_at == NOW + timedelta(minutes=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from resguardo.catalog.enums import Role, RunState, RunTrigger
@@ -195,3 +196,17 @@ def test_a_job_whose_runs_must_still_be_kept_cannot_be_removed(
     delete_job(session, job.id, now=NOW + timedelta(days=job.records_keep_days + 1))
     session.commit()
     assert list_runs(session, job_id=job.id).total == 0
+
+
+def test_a_list_of_runs_leaves_their_logs_unread_until_asked_for(
+    session: Session, inventory: Inventory
+) -> None:
+    job = inventory.job(session, "a")
+    run = enqueue_run(session, job.id, trigger=RunTrigger.MANUAL, now=NOW)
+    run.log = "line\n" * 1000
+    session.commit()
+    session.expunge_all()
+
+    [listed] = list_runs(session).items
+    assert "log" not in inspect(listed).dict
+    assert listed.log.count("line") == 1000

@@ -67,7 +67,8 @@ def _from_token(request: Request, session: Session, token: str) -> Principal:
     user = user_for_token(session, token, now=context_of(request).now())
     if user is None:
         raise _unauthenticated("the API token is not valid (unknown, revoked or expired)")
-    session.commit()  # keeps the token's last use
+    if session.dirty:
+        session.commit()  # keeps the token's last use (recorded to the minute)
     return Principal(user, "token")
 
 

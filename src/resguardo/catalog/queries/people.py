@@ -10,7 +10,7 @@ import functools
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +36,8 @@ USER_FIELDS = ("username", "display_name", "email", "language", "department_id",
 TOKEN_PREFIX = "rsg_"  # noqa: S105 (what every token starts with, not a token)
 TOKEN_SHOWN_LENGTH = 12
 MINIMUM_PASSWORD_LENGTH = 12
+# A token's last use is recorded to the minute: a write on every request would serialise the API's reads.
+TOKEN_USE_PRECISION = timedelta(minutes=1)
 
 
 def create_department(session: Session, *, name: str, now: datetime, description: str = "") -> Department:
@@ -249,7 +251,11 @@ def create_api_token(
 
 
 def user_for_token(session: Session, token: str, *, now: datetime) -> User | None:
-    """Return the active user a valid token belongs to (and note its use), or None for any bad token."""
+    """Return the active user a valid token belongs to, or None for any bad token.
+
+    The token's ``last_used_at`` is moved to ``now`` (left in the session for the caller to commit) only
+    when it is :data:`TOKEN_USE_PRECISION` or more behind, so that most requests only read.
+    """
     record = session.scalars(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).first()
     if record is None or record.revoked_at is not None:
         return None
@@ -258,8 +264,8 @@ def user_for_token(session: Session, token: str, *, now: datetime) -> User | Non
     user = session.get(User, record.user_id)
     if user is None or not user.active:
         return None
-    record.last_used_at = now
-    session.flush()
+    if record.last_used_at is None or now - record.last_used_at >= TOKEN_USE_PRECISION:
+        record.last_used_at = now
     return user
 
 

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 from resguardo.catalog.enums import RunState, RunTrigger
 from resguardo.catalog.models import Job, Run
@@ -82,8 +82,11 @@ def list_runs(
     job_id: int | None = None,
     state: RunState | None = None,
 ) -> Page[Run]:
-    """Return a page of runs, newest first, optionally of one job or in one state."""
-    statement = select(Run).order_by(Run.queued_at.desc(), Run.id.desc())
+    """Return a page of runs, newest first, optionally of one job or in one state.
+
+    A run's log is not read (it may hold a thousand lines); it loads when first asked for.
+    """
+    statement = select(Run).options(defer(Run.log)).order_by(Run.queued_at.desc(), Run.id.desc())
     if job_id is not None:
         statement = statement.where(Run.job_id == job_id)
     if state is not None:

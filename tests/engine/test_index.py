@@ -593,3 +593,43 @@ def test_both_decoders_reject_a_malformed_index_file(change: str) -> None:
         decode_index_columns(keys, "index/x", data)
     with pytest.raises(IntegrityError):
         decode_index_file(keys, "index/x", data)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.lists(st.integers(0, 40), max_size=8), min_size=1, max_size=8),
+    st.sets(st.integers(0, 7)),
+    st.booleans(),
+)
+def test_demoted_packs_locate_only_the_blobs_no_other_pack_holds(
+    packs: list[list[int]], condemned_numbers: set[int], bulk: bool
+) -> None:
+    original = index_module.OVERLAY_LIMIT
+    index_module.OVERLAY_LIMIT = 4
+    try:
+        records = [
+            pack(number, [blob_id(blob, bytes([blob // 10]) * 8) for blob in blobs])
+            for number, blobs in enumerate(packs)
+        ]
+        index = Index()
+        if bulk:
+            index.add_packs(records)
+        else:
+            for record in records:
+                index.add_pack(record)
+        condemned = {records[number].id for number in condemned_numbers if number < len(records)}
+        index.demote_packs(condemned)
+
+        # The model: a blob's location is its first one in a pack not condemned, else its first one.
+        expected: dict[bytes, BlobLocation] = {}
+        for record in sorted(records, key=lambda record: record.id in condemned):
+            for entry in record.blobs:
+                expected.setdefault(entry.id, BlobLocation(record.id, *entry[:1], *entry[2:]))
+        assert len(index) == len(expected)
+        for blob, location in expected.items():
+            assert index.lookup(blob) == location
+        kept = {location.pack_id for location in expected.values()}
+        for record in records:
+            assert index.has_pack(record.id) == (record.id not in condemned or record.id in kept)
+    finally:
+        index_module.OVERLAY_LIMIT = original

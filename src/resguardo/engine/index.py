@@ -24,6 +24,7 @@ from resguardo.engine.blobtable import (
     BlobTable,
     Record,
     columns_from_records,
+    concatenate,
     merge,
     sort_unique,
     sorted_table,
@@ -125,17 +126,22 @@ class Index:
         if len(blob_ids) < 16 or not self._tables:
             return [self._find(blob_id) is not None for blob_id in blob_ids]
         keys, tails = split_ids(b"".join(blob_ids))
-        found = np.zeros(len(blob_ids), dtype=bool)
-        live = np.frombuffer(bytes(self._live), dtype=np.uint8)
-        for table in self._tables:
-            rows = table.find_many(keys, tails)
-            hit = rows >= 0
-            found[hit] |= live[table.columns["packs"][rows[hit]]].astype(bool)
+        found = self._held_in_tables(keys, tails)
         overlay, flags = self._overlay, self._live
         return [
             bool(hit) or ((record := overlay.get(blob_id)) is not None and bool(flags[record[0]]))
             for blob_id, hit in zip(blob_ids, found.tolist(), strict=True)
         ]
+
+    def _held_in_tables(self, keys: Array, tails: Array) -> Array:
+        """Return a boolean array: whether a live row of the tables (not the overlay) holds each ID."""
+        found = np.zeros(len(keys), dtype=bool)
+        live = np.frombuffer(bytes(self._live), dtype=np.uint8)
+        for table in self._tables:
+            rows = table.find_many(keys, tails)
+            hit = rows >= 0
+            found[hit] |= live[table.columns["packs"][rows[hit]]].astype(bool)
+        return found
 
     def add_pack(self, record: PackRecord) -> None:
         """Record every blob of a pack; a blob already indexed elsewhere keeps its first location."""
@@ -271,6 +277,43 @@ class Index:
                 self._count += 1
             else:
                 self._duplicates.append((blob_id, fields))
+
+    def demote_packs(self, pack_ids: Iterable[bytes]) -> None:
+        """Locate a blob in one of ``pack_ids`` only when no other pack holds it.
+
+        A pending prune condemns packs: their blobs stay readable, but where another pack holds the
+        same blob, the index points there. The demoted packs stay indexed only if they keep a blob.
+        Works on whole columns (no Python object per blob), so it costs little with millions of blobs.
+        Unknown pack IDs are ignored.
+        """
+        numbers = {self._numbers[pack_id]: pack_id for pack_id in set(pack_ids) if pack_id in self._numbers}
+        if not numbers:
+            return
+        if self._overlay:
+            self._flush_overlay()
+        sizes = {number: self._pack_sizes[number] for number in numbers}
+        condemned = np.array(sorted(numbers), dtype=np.uint32)
+        parts = []
+        for table in self._tables:
+            rows = np.isin(table.columns["packs"], condemned)
+            if rows.any():
+                parts.append({name: table.columns[name][rows] for name in COLUMN_NAMES})
+        self.remove_packs(numbers.values())
+        if not parts:
+            return
+        if self._overlay:
+            self._flush_overlay()
+        columns = concatenate(parts)
+        only_there = ~self._held_in_tables(columns["keys"], columns["tails"])
+        columns = {name: column[only_there] for name, column in columns.items()}
+        if not len(columns["keys"]):
+            return
+        kept = np.unique(columns["packs"]).tolist()
+        renumbered = {number: self._new_pack_number(numbers[number], sizes[number]) for number in kept}
+        mapping = np.zeros(max(renumbered) + 1, dtype=np.uint32)
+        mapping[list(renumbered)] = list(renumbered.values())
+        columns["packs"] = mapping[columns["packs"]]
+        self._add_unsorted(columns)
 
     def lookup(self, blob_id: bytes) -> BlobLocation | None:
         """Return the blob's location, or None when no indexed pack holds it."""

@@ -33,7 +33,7 @@ from resguardo.engine.indexdecode import IndexFileColumns, decode_index_columns
 from resguardo.engine.indexload import IndexLoader
 from resguardo.engine.keys import KeySlot, make_slot_file, parse_slot_file, slot_id
 from resguardo.engine.objectlock import apply_object_lock
-from resguardo.engine.pack import BlobEntry, PackBuilder, parse_pack, read_pack_header
+from resguardo.engine.pack import PackBuilder, parse_pack, read_pack_header
 from resguardo.engine.pruneplan import PRUNE_EPOCH_NAME, list_plans
 
 CONFIG_NAME = "config"
@@ -241,7 +241,7 @@ class Repository:
                 loader.add(decoded)
             index = loader.finish(cache_path if loaded else None, loaded)
         if excluded:
-            _demote_packs(index, excluded)
+            index.demote_packs(excluded)
         self.index = index
         loaded_names = set(loaded)
         self.index_names = [name for name in names if name in covered or name in loaded_names]
@@ -590,28 +590,6 @@ class Repository:
                 self.storage.remove(KEYS_PREFIX + slot.id)
                 return identifier
         raise WrongPassphrase("the current passphrase opens no key slot")
-
-
-def _demote_packs(index: Index, packs: frozenset[bytes]) -> None:
-    """Make ``index`` locate a blob in one of ``packs`` only when no other pack holds it."""
-    sizes = index.packs()
-    only_there: dict[bytes, list[BlobEntry]] = {}
-    for blob_id, location in index.blobs():
-        if location.pack_id in packs:
-            entry = BlobEntry(
-                location.type,
-                blob_id,
-                location.offset,
-                location.length,
-                location.raw_length,
-                location.compression,
-            )
-            only_there.setdefault(location.pack_id, []).append(entry)
-    index.remove_packs(packs)
-    for pack_id, entries in only_there.items():
-        missing = [entry for entry in entries if entry.id not in index]
-        if missing:
-            index.add_pack(PackRecord(pack_id, sizes.get(pack_id, 0), missing))
 
 
 def count_damaged_key_slots(storage: Storage) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -136,9 +137,7 @@ def test_serve_runs_a_job_asked_through_the_api_and_restarts_without_a_second_ad
     with httpx.Client(base_url=first.url, timeout=30) as client:
         headers = log_in(client)
         [repository] = client.get("/api/v1/repositories", headers=headers).json()["items"]
-        machine = created(
-            client.post("/api/v1/clients", json={"name": "here", "transport": "local"}, headers=headers)
-        )
+        [machine] = client.get("/api/v1/clients", headers=headers).json()["items"]
         [category, *_] = client.get("/api/v1/categories", headers=headers).json()["items"]
         job = created(
             client.post(
@@ -159,6 +158,7 @@ def test_serve_runs_a_job_asked_through_the_api_and_restarts_without_a_second_ad
     first_status = first.terminate()
 
     assert repository["name"] == "local" and repository["has_passphrase"]
+    assert machine["name"] == socket.gethostname() and machine["transport"] == "local"
     assert Path(repository["url"]).parent.parent == data_dir.resolve()
     assert asked.status_code == 202, asked.text
     assert run["state"] == "succeeded", run
@@ -174,10 +174,12 @@ def test_serve_runs_a_job_asked_through_the_api_and_restarts_without_a_second_ad
         headers = log_in(client)
         users = client.get("/api/v1/users", headers=headers).json()
         repositories = client.get("/api/v1/repositories", headers=headers).json()
+        clients = client.get("/api/v1/clients", headers=headers).json()
     second_status = second.terminate()
 
     assert [user["username"] for user in users["items"]] == ["admin"]
     assert repositories["total"] == 1
+    assert clients["total"] == 1
     assert second_status == 0, second.stderr()
     assert "administrator" not in second.stdout() and "password" not in second.stdout().lower()
 

@@ -28,7 +28,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _first_start(sessions: sessionmaker[Session], key: SecretKey, data_dir: Path, base_url: str) -> None:
-    """Add the administrator and the default repository if the catalog lacks them; say what was added.
+    """Add the administrator, the default repository and this server as a client if the catalog lacks them.
 
     A generated password is printed here, once; later starts find the administrator and print nothing.
 
@@ -40,6 +40,7 @@ def _first_start(sessions: sessionmaker[Session], key: SecretKey, data_dir: Path
         DEFAULT_ADMIN_USERNAME,
         ensure_administrator,
         ensure_default_repository,
+        ensure_local_client,
     )
 
     username = os.environ.get(ADMIN_USER_ENV, DEFAULT_ADMIN_USERNAME)
@@ -52,6 +53,9 @@ def _first_start(sessions: sessionmaker[Session], key: SecretKey, data_dir: Path
                 repository.name,
                 repository.url,
             )
+        client = ensure_local_client(session, SYSTEM_CLOCK.now())
+        if client is not None:
+            logging.getLogger("resguardo.serve").info("added this server as the client %r", client.name)
         administrator = ensure_administrator(
             session, username=username, password=password, now=SYSTEM_CLOCK.now()
         )

@@ -1,4 +1,4 @@
-"""What the embedded service sets up on its first start: an administrator and a default repository.
+"""What the embedded service sets up on its first start: an administrator, a repository and this server.
 
 Both steps do nothing when the catalog already has what they would add, so every later start of
 ``resguardo serve`` leaves the catalog as it is. Neither prints: the caller decides what to show.
@@ -7,6 +7,7 @@ Both steps do nothing when the catalog already has what they would add, so every
 from __future__ import annotations
 
 import secrets
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,8 +15,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from resguardo.catalog import Role, SecretKey, SecretName, queries
-from resguardo.catalog.models import Repository, User
+from resguardo.catalog import Role, SecretKey, SecretName, Transport, queries
+from resguardo.catalog.models import Client, Repository, User
+from resguardo.catalog.models.people import NAME_LENGTH
 
 DEFAULT_ADMIN_USERNAME = "admin"
 DEFAULT_REPOSITORY_NAME = "local"
@@ -116,3 +118,39 @@ def ensure_default_repository(
     )
     session.commit()
     return repository
+
+
+def ensure_local_client(session: Session, now: datetime, name: str | None = None) -> Client | None:
+    """Add the machine the service runs on as a client (transport ``local``) when the catalog has none.
+
+    So that a first job can back up a folder of this server at once, before any remote server is added.
+
+    Args:
+        session: a catalog session with no pending work.
+        now: the time of creation.
+        name: the client's name; the host name (cut to the longest name allowed) when None.
+
+    Returns:
+        The client added, or None when the catalog had a client already.
+    """
+    if session.scalar(select(func.count()).select_from(Client)):
+        session.rollback()
+        return None
+    chosen = (name or socket.gethostname() or "localhost")[:NAME_LENGTH]
+    client = queries.create_client(
+        session,
+        name=chosen,
+        transport=Transport.LOCAL,
+        now=now,
+        notes="the server Resguardo runs on, added by its first start",
+    )
+    queries.record_audit(
+        session,
+        now=now,
+        action="client.create",
+        object_type="client",
+        object_id=client.id,
+        after={"name": client.name, "transport": str(Transport.LOCAL)},
+    )
+    session.commit()
+    return client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from resguardo.catalog.enums import RunState
+from resguardo.catalog.enums import Role, RunState
 from resguardo.catalog.queries import claim_next_run, finish_run
 from tests.api.conftest import NOW, Api
 
@@ -220,3 +220,37 @@ def test_metrics_show_runs_by_state_bytes_and_last_success(api: Api, admin: dict
         line for line in text.splitlines() if line.startswith("resguardo_last_success_timestamp_seconds{")
     )
     assert float(line.split()[-1]) == (NOW + timedelta(seconds=90)).timestamp()
+
+
+def test_departments_are_managed_by_administrators_and_one_with_users_is_kept(
+    api: Api, admin: dict[str, str]
+) -> None:
+    created = api.client.post(
+        "/api/v1/departments", json={"name": "Finanzas", "description": "nómina"}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    path = f"/api/v1/departments/{created.json()['id']}"
+    renamed = api.client.patch(path, json={"name": "Finanzas y nómina"}, headers=admin)
+    assert renamed.status_code == 200 and renamed.json()["description"] == "nómina"
+    duplicate = api.client.post("/api/v1/departments", json={"name": "Finanzas y nómina"}, headers=admin)
+    assert duplicate.status_code == 409
+    too_long = api.client.post("/api/v1/departments", json={"name": "x" * 500}, headers=admin)
+    assert too_long.status_code == 422 and "name" in too_long.text
+
+    _requester_id, token = api.user("ana", [Role.REQUESTER])
+    assert api.client.get("/api/v1/departments", headers=api.headers(token)).json()["total"] == 1
+    member = {
+        "username": "luis",
+        "password": "a long enough password",
+        "department_id": created.json()["id"],
+    }
+    assert api.client.post("/api/v1/users", json=member, headers=admin).status_code == 201
+    refused = api.client.delete(path, headers=admin)
+    assert refused.status_code == 409 and "luis" in refused.json()["error"]["message"]
+
+    users = api.client.get("/api/v1/users", params={"limit": 100}, headers=admin).json()["items"]
+    luis = next(user for user in users if user["username"] == "luis")
+    api.client.patch(f"/api/v1/users/{luis['id']}", json={"department_id": None}, headers=admin)
+    assert api.client.delete(path, headers=admin).status_code == 204
+    actions = [entry["action"] for entry in api.client.get("/api/v1/audit", headers=admin).json()["items"]]
+    assert {"department.create", "department.update", "department.delete"} <= set(actions)

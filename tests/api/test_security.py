@@ -10,7 +10,13 @@ from fastapi.routing import APIRoute
 from resguardo.api.auth import permission_of
 from resguardo.api.permissions import PERMISSIONS
 from resguardo.catalog.enums import Role
-from resguardo.catalog.queries import create_client, create_repository, enqueue_run, find_category
+from resguardo.catalog.queries import (
+    create_client,
+    create_department,
+    create_repository,
+    enqueue_run,
+    find_category,
+)
 from tests.api.conftest import NOW, PASSWORD, Api
 
 PUBLIC_ROUTES = {("POST", "/api/v1/session")}
@@ -52,6 +58,7 @@ def _objects(api: Api) -> dict[str, int]:
         )
         run = enqueue_run(session, job.id, trigger="manual", now=NOW)  # type: ignore[arg-type]
         category_id = find_category(session, "images").id
+        department = create_department(session, name="matrix-area", now=NOW)
         session.commit()
     return {
         "client_id": client.id,
@@ -59,6 +66,7 @@ def _objects(api: Api) -> dict[str, int]:
         "job_id": job.id,
         "run_id": run.id,
         "category_id": category_id,
+        "department_id": department.id,
         "failure_id": 999_999,
         "user_id": 999_999,
         "token_id": 999_999,

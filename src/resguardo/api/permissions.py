@@ -11,7 +11,8 @@ walks every endpoint with every role against this table.
 * custodians see repositories, jobs and runs (the media they keep come from them);
 * area directors see the categories and jobs (their department's requests come later);
 * requesters see the categories;
-* everyone with a role manages their own API tokens and session.
+* everyone with a role sees the departments (a request names one), and manages their own API tokens
+  and session; administrators change the departments.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "failures.write": PLANNERS,
     "users.read": frozenset({ADMIN}),
     "users.write": frozenset({ADMIN}),
+    "departments.read": EVERYONE,
+    "departments.write": frozenset({ADMIN}),
     "tokens.own": EVERYONE,
     "audit.read": frozenset({ADMIN, AUDITOR}),
 }

@@ -30,8 +30,9 @@ from resguardo.catalog.queries._common import (
     reverting_on_error,
     touch,
 )
-from resguardo.core.errors import UsageError
+from resguardo.core.errors import Conflict, UsageError
 
+DEPARTMENT_FIELDS = ("name", "description")
 USER_FIELDS = ("username", "display_name", "email", "language", "department_id", "active")
 TOKEN_PREFIX = "rsg_"  # noqa: S105 (what every token starts with, not a token)
 TOKEN_SHOWN_LENGTH = 12
@@ -55,6 +56,55 @@ def list_departments(
 ) -> Page[Department]:
     """Return a page of departments by name."""
     return paginate(session, select(Department).order_by(Department.name), offset, limit)
+
+
+def get_department(session: Session, department_id: int) -> Department:
+    """Return a department. Raises NotFound when there is none with that ID."""
+    return get_or_raise(session, Department, department_id, "department")
+
+
+def update_department(
+    session: Session, department_id: int, changes: Mapping[str, Any], *, now: datetime
+) -> Department:
+    """Change a department's name or description (see :data:`DEPARTMENT_FIELDS`); return it.
+
+    Raises:
+        NotFound: no such department.
+        Conflict: the new name is taken.
+        UsageError: an unknown field or an empty name.
+    """
+    department = get_department(session, department_id)
+    if "name" in changes:
+        ensure_name_free(
+            session, Department, Department.name, changes["name"], "department", exclude_id=department.id
+        )
+    with reverting_on_error(session, department):
+        apply_changes(department, changes, DEPARTMENT_FIELDS, "department")
+    touch(department, now)
+    flush_or_conflict(session, "department", department.name)
+    return department
+
+
+def delete_department(session: Session, department_id: int) -> None:
+    """Remove a department no user belongs to.
+
+    Raises:
+        NotFound: no such department.
+        Conflict: users still belong to it (named, up to five).
+    """
+    department = get_department(session, department_id)
+    members = list(
+        session.scalars(
+            select(User.username).where(User.department_id == department.id).order_by(User.username).limit(5)
+        )
+    )
+    if members:
+        raise Conflict(
+            f"department {department.name!r} still has users: {', '.join(members)}",
+            "move those users to another department first",
+        )
+    session.delete(department)
+    session.flush()
 
 
 def _check_password(password: str) -> None:

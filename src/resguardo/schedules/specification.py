@@ -194,6 +194,8 @@ def _validate_rule(rule: Rule) -> None:
 
 def _validate_month_days(days: tuple[int | str, ...]) -> None:
     """Raise ``InvalidSchedule`` naming ``days`` unless ``days`` are days of the month (1-31 or "last")."""
+    if not isinstance(days, tuple):
+        raise InvalidSchedule("days", f"expected a tuple of days, got {days!r}", "MonthlyRule((1, 15))")
     if not days:
         raise InvalidSchedule("days", "name at least one day of the month", 'e.g. [1, 15] or ["last"]')
     for day in days:

@@ -178,7 +178,9 @@ def _validate_rule(rule: Rule) -> None:
     """Raise ``InvalidSchedule`` naming the field if ``rule`` is impossible."""
     if isinstance(rule, IntervalRule):
         if not isinstance(rule.every, int) or isinstance(rule.every, bool) or rule.every < 1:
-            raise InvalidSchedule("every", f"{rule.every!r} is not a positive whole number", "every 6 hours")
+            raise InvalidSchedule(
+                "every", f"{rule.every!r} is not a positive whole number", "1 or more, e.g. 'every 6 hours'"
+            )
         try:
             step = rule.step
         except OverflowError:

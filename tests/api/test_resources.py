@@ -36,7 +36,7 @@ def _job(api: Api, admin: dict[str, str], name: str = "nightly") -> dict:
         "client_id": client["id"],
         "repository_id": repository["id"],
         "category_id": _category_id(api, admin),
-        "schedule": {"kind": "interval", "every_days": 60, "at": "02:00"},
+        "schedule": {"kind": "interval", "every": 60, "unit": "days", "at": "02:00"},
     }
     response = api.client.post("/api/v1/jobs", json=body, headers=admin)
     assert response.status_code == 201, response.text
@@ -95,7 +95,16 @@ def test_categories_are_created_and_changed(api: Api, admin: dict[str, str]) -> 
 
 def test_jobs_are_created_paused_run_now_and_removed(api: Api, admin: dict[str, str]) -> None:
     job = _job(api, admin)
-    assert job["schedule"] == {"kind": "interval", "every_days": 60, "at": "02:00"}
+    # Stored in full, the interval counting from the day the job was created.
+    assert job["schedule"] == {
+        "kind": "interval",
+        "every": 60,
+        "unit": "days",
+        "start": job["created_at"][:10],
+        "at": "02:00",
+        "timezone": "UTC",
+        "window": None,
+    }
     assert job["retention"]  # the category's default
     path = f"/api/v1/jobs/{job['id']}"
     assert api.client.patch(path, json={"paused": True}, headers=admin).json()["paused"] is True

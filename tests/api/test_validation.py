@@ -25,7 +25,8 @@ GARBAGE = [
     {"name": "ok", "port": 10**30},
     {"name": "ok", "client_id": -1},
     {"name": "ok", "client_id": 10**20, "repository_id": 1, "category_id": 1},
-    {"name": "ok", "schedule": {"kind": "interval", "every_days": 0}},
+    {"name": "ok", "schedule": {"kind": "interval", "every": 0, "unit": "days"}},
+    {"name": "ok", "schedule": {"kind": "interval", "every_days": 60}},
     {"name": "ok", "schedule": "daily"},
     {"url": "ftp://nowhere", "name": "r"},
     {"secrets": {"not_a_secret": "v"}, "name": "r", "url": "/srv/r"},
@@ -33,7 +34,7 @@ GARBAGE = [
     {"username": "u", "password": 5},
     {"expires_at": "yesterday", "name": "t"},
     {"cause": ["a"]},
-    {"default_schedule": {"kind": "monthly", "month_days": [32], "at": "01:00"}},
+    {"default_schedule": {"kind": "monthly", "days": [32], "at": "01:00"}},
 ]
 
 
@@ -91,17 +92,46 @@ def test_bad_input_is_422_naming_the_field(
     assert field in _problem_fields(api.client.post(path, json=body, headers=admin))
 
 
-def test_an_impossible_schedule_is_422_naming_the_schedule(api: Api, admin: dict[str, str]) -> None:
-    body = {
-        "name": "j",
-        "client_id": 1,
-        "repository_id": 1,
-        "category_id": 1,
-        "schedule": {"kind": "weekly", "weekdays": ["funday"], "at": "25:00"},
-    }
+ZERO_WINDOW = {"start": "22:00", "end": "22:00"}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "field"),
+    [
+        ({"kind": "interval", "every": 0, "unit": "days", "at": "02:00"}, "schedule.every"),
+        ({"kind": "daily", "at": "25:00"}, "schedule.at"),
+        ({"kind": "weekly", "weekdays": ["funday"], "at": "03:00"}, "schedule.weekdays"),
+        ({"kind": "monthly", "days": [1, 32], "at": "01:00"}, "schedule.days"),
+        ({"kind": "daily", "at": "01:00", "timezone": "Mars/Base"}, "schedule.timezone"),
+        (
+            {"kind": "daily", "at": "01:00", "window": {"start": "22:00", "end": "22:00"}},
+            "schedule.window.end",
+        ),
+        ({"kind": "daily", "at": "01:00", "colour": "blue"}, "schedule.colour"),
+        ({"kind": "interval", "every_days": 60, "at": "02:00"}, "schedule.every_days"),
+        ("daily", "schedule"),
+    ],
+)
+def test_an_impossible_schedule_is_422_naming_its_field(
+    api: Api, admin: dict[str, str], schedule: object, field: str
+) -> None:
+    body = {"name": "j", "client_id": 1, "repository_id": 1, "category_id": 1, "schedule": schedule}
     response = api.client.post("/api/v1/jobs", json=body, headers=admin)
-    assert _problem_fields(response) == ["schedule"]
-    assert "weekdays" in response.json()["error"]["details"]["errors"][0]["message"]
+    assert _problem_fields(response) == [field]
+    message = response.json()["error"]["details"]["errors"][0]["message"]
+    assert "Traceback" not in message and len(message) < 300
+
+
+def test_a_category_default_schedule_is_checked_as_well(api: Api, admin: dict[str, str]) -> None:
+    body = {
+        "name": "mail",
+        "title_es": "Correo",
+        "title_en": "Mail",
+        "default_schedule": {"kind": "monthly", "days": ["first"], "at": "01:00"},
+        "default_retention": {"keep_last": 4},
+    }
+    response = api.client.post("/api/v1/categories", json=body, headers=admin)
+    assert _problem_fields(response) == ["default_schedule.days"]
 
 
 def test_missing_records_answer_404_and_taken_names_409(api: Api, admin: dict[str, str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, select
@@ -10,7 +12,13 @@ from sqlalchemy.orm import Session
 from resguardo.catalog import upgrade
 from resguardo.catalog.migrate import current_revision, head_revision
 from resguardo.catalog.models import Base, Category
-from resguardo.catalog.schedules import parse_schedule
+from resguardo.schedules import (
+    DailyRule,
+    IntervalRule,
+    WeeklyRule,
+    checked_schedule_document,
+    schedule_from_dict,
+)
 
 
 def test_migrations_build_exactly_the_schema_of_the_models(engine: Engine) -> None:
@@ -37,10 +45,15 @@ def test_first_migration_seeds_the_categories_with_their_default_periodicity(ses
         "documents",
         "web-publishing",
     }
-    assert parse_schedule(categories["databases"].default_schedule).every_days == 1
-    assert parse_schedule(categories["source-code"].default_schedule).weekdays == ("sun",)
+    schedules = {name: category.default_schedule for name, category in categories.items()}
+    for document in schedules.values():  # in the one schedule form, as written out by the checks
+        assert checked_schedule_document(document) == document
+    assert schedule_from_dict(schedules["databases"]).rule == DailyRule()
+    assert schedule_from_dict(schedules["source-code"]).rule == WeeklyRule((6,))
     for name in ("server-configuration", "images", "documents"):
-        assert parse_schedule(categories[name].default_schedule).every_days == 60
+        assert "start" not in schedules[name]  # each job counts from its own creation
+        rule = schedule_from_dict(schedules[name], default_start=date(2026, 1, 1)).rule
+        assert isinstance(rule, IntervalRule) and (rule.every, rule.unit) == (60, "days")
     assert categories["source-code"].register == "FOR 7.5 DSE 02"
     assert categories["databases"].register == "DSE 03"
 

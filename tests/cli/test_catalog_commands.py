@@ -20,7 +20,7 @@ __all__ = ["catalog_url", "engine", "postgres_template", "secret_key", "sqlite_t
 PASSPHRASE = "sealed repository passphrase 42"
 PASSWORD = "a long user password for tests"
 Cli = Callable[..., Outcome]
-DAILY = '{"kind": "interval", "every_days": 1, "at": "01:00"}'
+DAILY = '{"kind": "daily", "at": "01:00"}'
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_job_add_show_edit_pause_resume_remove(cli: Cli, engine: Engine, tmp_pat
 
     for outcome in (added, paused, edited, shown, shown_text, resumed, removed, listed):
         _assert_ok(outcome)
-    assert added.json()["schedule"] == {"kind": "interval", "every_days": 1, "at": "01:00"}
+    assert added.json()["schedule"] == {"kind": "daily", "at": "01:00", "timezone": "UTC", "window": None}
     assert paused.json()["paused"] is True and resumed.json()["paused"] is False
     job = shown.json()
     assert job["description"] == "the documents" and job["paused"] is True
@@ -207,18 +207,18 @@ def test_job_add_with_bad_input_says_what_is_wrong(cli: Cli, tmp_path: Path) -> 
     _job_setup(cli, tmp_path)
     options = ["--client", "here", "--repository", "main", "--category", "databases", "--path", "/srv"]
 
-    not_json = cli("job", "add", "docs", *options, "--schedule", "every day")
+    unreadable = cli("job", "add", "docs", *options, "--schedule", "now and then")
     bad_schedule = cli("job", "add", "docs", *options, "--schedule", '{"kind": "sometimes"}')
     no_client = cli("job", "add", "docs", "--client", "nope", *options[2:])
     missing = cli("job", "add", "docs", "--path", "/srv")
     unknown = cli("job", "pause", "nope")
 
-    assert not_json.exit_code == 2 and "--schedule" in not_json.stderr
-    assert bad_schedule.exit_code == 2 and "invalid schedule" in bad_schedule.stderr
+    assert unreadable.exit_code == 2 and "cannot read 'now and then'" in unreadable.stderr
+    assert bad_schedule.exit_code == 2 and "schedule field 'kind'" in bad_schedule.stderr
     assert no_client.exit_code == 1 and "nope" in no_client.stderr
     assert missing.exit_code == 2 and "--client" in missing.stderr
     assert unknown.exit_code == 1 and "hint" in unknown.stderr
-    for outcome in (not_json, bad_schedule, no_client, missing, unknown):
+    for outcome in (unreadable, bad_schedule, no_client, missing, unknown):
         assert "Traceback" not in outcome.stdout + outcome.stderr
 
 

@@ -148,7 +148,7 @@ def test_serve_runs_a_job_asked_through_the_api_and_restarts_without_a_second_ad
                     "repository_id": repository["id"],
                     "category_id": category["id"],
                     "source": {"kind": "paths", "paths": [str(tree)], "excludes": []},
-                    "schedule": {"kind": "interval", "every_days": 1, "at": "01:00"},
+                    "schedule": {"kind": "daily", "at": "01:00"},
                 },
                 headers=headers,
             )

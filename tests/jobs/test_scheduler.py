@@ -276,3 +276,52 @@ def test_next_run_is_the_next_slot_or_now_when_due() -> None:
     assert next_run(job, bogota(2025, 3, 7, 12)) == bogota(2025, 3, 7, 12)
     busy = replace(job, run_in_progress=True)
     assert next_run(busy, bogota(2025, 3, 7, 12)) == bogota(2025, 3, 7, 12)
+
+
+def _runs_over(job: JobState, clock: FakeClock, days: int) -> list[DueRun]:
+    """Return the runs planned hour by hour for ``days`` days, each recorded as done at once."""
+    runs = []
+    for _ in range(days * 24):
+        clock.advance(HOUR)
+        for run in plan([job], clock.now()):
+            runs.append(run)
+            job = record(job, run)
+    return runs
+
+
+def test_monthly_job_on_several_days_runs_once_on_each_of_them() -> None:
+    clock = FakeClock(bogota(2025, 1, 1, 12))
+    schedule = parse_schedule_text("monthly on days 1, 15 and the last day at 01:00 in America/Bogota")
+    job = JobState("ledger", schedule, effective_since=clock.now())
+    runs = _runs_over(job, clock, 62)  # January and February 2025
+    assert [run.scheduled_for for run in runs] == [
+        bogota(2025, 1, 15, 1),
+        bogota(2025, 1, 31, 1),
+        bogota(2025, 2, 1, 1),
+        bogota(2025, 2, 15, 1),
+        bogota(2025, 2, 28, 1),
+        bogota(2025, 3, 1, 1),
+    ]
+    assert {run.trigger for run in runs} == {Trigger.SCHEDULED}
+
+
+def test_monthly_day_a_short_month_lacks_runs_on_its_last_day_once() -> None:
+    clock = FakeClock(bogota(2025, 1, 20))
+    schedule = parse_schedule_text("monthly on days 30, 31 at 02:00 in America/Bogota")
+    job = JobState("books", schedule, effective_since=clock.now())
+    runs = _runs_over(job, clock, 40)
+    assert [run.scheduled_for for run in runs] == [
+        bogota(2025, 1, 30, 2),
+        bogota(2025, 1, 31, 2),
+        bogota(2025, 2, 28, 2),  # February has neither: one run on its last day
+    ]
+
+
+def test_monthly_job_on_several_days_catches_up_once_for_the_latest_missed_day() -> None:
+    clock = FakeClock(bogota(2025, 1, 1, 12))
+    schedule = parse_schedule_text("monthly on days 5, 10, 20 at 01:00 in America/Bogota")
+    job = JobState("ledger", schedule, effective_since=clock.now())
+    clock.advance(24 * 24 * HOUR)  # down until 25 January: the 5th, 10th and 20th were missed
+    assert plan([job], clock.now()) == [
+        DueRun("ledger", bogota(2025, 1, 20, 1), Trigger.CATCH_UP, bogota(2025, 1, 20, 1))
+    ]

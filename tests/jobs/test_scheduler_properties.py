@@ -46,7 +46,7 @@ rules = st.one_of(
     ).filter(lambda rule: rule.unit != IntervalUnit.MINUTES or rule.every >= 15),
     st.just(DailyRule()),
     st.builds(WeeklyRule, st.sets(st.integers(0, 6), min_size=1).map(lambda days: tuple(sorted(days)))),
-    st.builds(MonthlyRule, st.one_of(st.integers(1, 28), st.just(LAST_DAY))),
+    st.lists(st.one_of(st.integers(1, 31), st.just(LAST_DAY)), min_size=1, max_size=4).map(MonthlyRule.of),
 )
 windows = st.one_of(
     st.none(),

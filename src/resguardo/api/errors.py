@@ -73,6 +73,20 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+class FieldError(ValueError):
+    """A value that failed a catalog check, naming the part of it at fault (e.g. ``at`` of a schedule).
+
+    Args:
+        message: what is wrong.
+        part: the field inside the checked value, appended to its location in the 422 answer; None when
+            the value as a whole is at fault.
+    """
+
+    def __init__(self, message: str, part: str | None = None) -> None:
+        super().__init__(message)
+        self.part = part
+
+
 def _field_of(location: tuple[Any, ...]) -> str:
     """Return a dotted field name from a validation error's location, without the "body"/"query" part."""
     parts = [str(part) for part in location]
@@ -83,10 +97,14 @@ def _field_of(location: tuple[Any, ...]) -> str:
 
 def _validation_details(error: RequestValidationError) -> list[dict[str, str]]:
     """Return one ``{"field", "message"}`` per problem; the offending values are left out."""
-    return [
-        {"field": _field_of(tuple(item.get("loc", ()))), "message": str(item.get("msg", "invalid"))}
-        for item in error.errors()
-    ]
+    problems = []
+    for item in error.errors():
+        location = tuple(item.get("loc", ()))
+        part = getattr((item.get("ctx") or {}).get("error"), "part", None)
+        if part:
+            location = (*location, part)
+        problems.append({"field": _field_of(location), "message": str(item.get("msg", "invalid"))})
+    return problems
 
 
 async def _on_validation(request: Request, error: Exception) -> JSONResponse:

@@ -3,8 +3,9 @@
 Layout: :mod:`~resguardo.catalog.models` (tables), :mod:`~resguardo.catalog.queries` (functions over a
 session), :mod:`~resguardo.catalog.database` (engines and sessions), :mod:`~resguardo.catalog.migrate`
 (Alembic migrations shipped in the package), :mod:`~resguardo.catalog.secrets` (the key sealing
-repository secrets), :mod:`~resguardo.catalog.passwords`, :mod:`~resguardo.catalog.schedules` and
-:mod:`~resguardo.catalog.retention`. The catalog imports nothing of the engine, nor the engine of it.
+repository secrets), :mod:`~resguardo.catalog.passwords` and :mod:`~resguardo.catalog.retention`;
+schedules are checked by :mod:`resguardo.schedules`. The catalog imports nothing of the engine, nor
+the engine of it.
 """
 
 from resguardo.catalog.database import create_catalog_engine, database_url, default_data_dir, session_factory

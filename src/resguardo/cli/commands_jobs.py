@@ -81,7 +81,9 @@ def _references(
 def _plan(schedule: str | None, retention: str | None, description: str | None) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if schedule is not None:
-        fields["schedule"] = _document(schedule, "--schedule")
+        from resguardo.schedules import parse_schedule_argument
+
+        fields["schedule"] = parse_schedule_argument(schedule)
     if retention is not None:
         fields["retention"] = _document(retention, "--retention")
     if description is not None:

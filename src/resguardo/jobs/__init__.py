@@ -1,10 +1,11 @@
-"""Jobs: schedule specifications, category defaults, and the pure scheduler that says which runs are due."""
+"""Jobs: category defaults, the pure scheduler that says which runs are due, its loop and the worker.
+
+The schedule specification itself lives in :mod:`resguardo.schedules`; its names are re-exported here.
+"""
 
 from resguardo.jobs.categories import CATEGORY_DEFAULTS, Category, CategoryDefault
-from resguardo.jobs.schedule_dict import schedule_from_dict, schedule_to_dict
-from resguardo.jobs.schedule_text import format_schedule_text, parse_schedule_text
 from resguardo.jobs.scheduler import DueRun, JobId, JobState, Trigger, due_run, next_run, plan
-from resguardo.jobs.schedules import (
+from resguardo.schedules import (
     LAST_DAY,
     DailyRule,
     IntervalRule,
@@ -14,6 +15,10 @@ from resguardo.jobs.schedules import (
     Schedule,
     WeeklyRule,
     Window,
+    format_schedule_text,
+    parse_schedule_text,
+    schedule_from_dict,
+    schedule_to_dict,
 )
 
 __all__ = [

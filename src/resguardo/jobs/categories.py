@@ -25,8 +25,7 @@ from datetime import date, time
 from enum import StrEnum
 from types import MappingProxyType
 
-from resguardo.jobs._rules import DailyRule, IntervalRule, IntervalUnit, WeeklyRule
-from resguardo.jobs.schedules import Schedule, load_zone
+from resguardo.schedules import DailyRule, IntervalRule, IntervalUnit, Schedule, WeeklyRule, load_zone
 
 CATEGORY_ANCHOR = date(2025, 1, 5)  # a Sunday: the first slot of the 60-day defaults before re-anchoring
 SUNDAY = 6

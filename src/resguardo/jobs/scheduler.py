@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from resguardo.jobs.schedules import Schedule
+from resguardo.schedules import Schedule
 
 JobId = int | str
 

@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from resguardo.catalog import RunTrigger, queries
 from resguardo.catalog.queries import SchedulingRow
 from resguardo.clock import SYSTEM_CLOCK, Clock
-from resguardo.jobs.catalog_schedules import schedule_of_document
 from resguardo.jobs.scheduler import JobState, Trigger, plan
-from resguardo.jobs.schedules import InvalidSchedule
+from resguardo.schedules import InvalidSchedule, anchored_schedule_document, schedule_from_dict
 
 DEFAULT_PASS_INTERVAL = 30.0
 """Seconds between two scheduling passes of a running service."""
@@ -46,7 +45,7 @@ def _job_state(row: SchedulingRow) -> JobState:
     """Return the scheduler's view of a catalog job. Raises InvalidSchedule."""
     return JobState(
         job_id=row.job_id,
-        schedule=schedule_of_document(row.schedule, row.effective_since),
+        schedule=schedule_from_dict(anchored_schedule_document(row.schedule, row.effective_since)),
         effective_since=row.effective_since,
         last_scheduled_slot=row.last_scheduled_slot,
         paused=row.paused,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from resguardo.api.auth import Principal
 from resguardo.api.context import context_of
+from resguardo.api.errors import FieldError
 from resguardo.catalog.models import Base
 from resguardo.catalog.queries import MAX_PAGE_SIZE, Page, record_audit
 from resguardo.core.errors import ConfigurationError, UsageError
@@ -54,7 +55,8 @@ def checked_by(check: Callable[[Any], Any]) -> AfterValidator:
         try:
             return check(value)
         except (UsageError, ConfigurationError) as error:
-            raise ValueError(error.message) from None
+            part = getattr(error, "field", None)  # a schedule's field at fault; "schedule": all of it
+            raise FieldError(error.message, None if part == "schedule" else part) from None
 
     return AfterValidator(validate)
 

@@ -46,12 +46,12 @@ from resguardo.catalog.queries import (
 )
 from resguardo.catalog.queries.plans import MAX_RETRIES
 from resguardo.catalog.retention import validated_retention
-from resguardo.catalog.schedules import validated_schedule
+from resguardo.schedules import checked_schedule_document
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 CategoryId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
 JobId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
-Schedule = Annotated[dict[str, Any], checked_by(validated_schedule)]
+Schedule = Annotated[dict[str, Any], checked_by(checked_schedule_document)]
 Retention = Annotated[dict[str, Any], checked_by(validated_retention)]
 Title = Annotated[str, Field(min_length=1, max_length=120)]
 Register = Annotated[str, Field(max_length=32)]

@@ -22,7 +22,7 @@ class Category(Timestamps, Base):
 
     ``register`` names the paper register the category's backups are recorded in (R17), e.g.
     ``DSE 03`` for databases. Schedules and retention are documents validated by
-    :mod:`resguardo.catalog.schedules` and :mod:`resguardo.catalog.retention`.
+    :mod:`resguardo.schedules` and :mod:`resguardo.catalog.retention`.
     """
 
     __tablename__ = "categories"

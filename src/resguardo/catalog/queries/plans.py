@@ -1,7 +1,8 @@
 """Data categories and jobs: create, look up, list with filters, change, remove.
 
 A new job takes its schedule and retention from its category unless given; both are checked
-(:mod:`resguardo.catalog.schedules`, :mod:`resguardo.catalog.retention`) before they are stored.
+(:mod:`resguardo.schedules`, :mod:`resguardo.catalog.retention`) before they are stored. A job's
+schedule is stored anchored: an interval without a start date counts from the day it takes effect.
 Functions flush; the caller commits.
 """
 
@@ -28,8 +29,8 @@ from resguardo.catalog.queries._common import (
     touch,
 )
 from resguardo.catalog.retention import validated_retention
-from resguardo.catalog.schedules import validated_schedule
 from resguardo.core.errors import Conflict, UsageError
+from resguardo.schedules import anchored_schedule_document, checked_schedule_document
 
 CATEGORY_FIELDS = ("name", "title_es", "title_en", "register", "default_schedule", "default_retention")
 JOB_FIELDS = (
@@ -73,7 +74,7 @@ def create_category(
         title_es=title_es,
         title_en=title_en,
         register=register,
-        default_schedule=validated_schedule(default_schedule),
+        default_schedule=checked_schedule_document(default_schedule),
         default_retention=validated_retention(default_retention),
     )
     touch(category, now, created=True)
@@ -114,7 +115,7 @@ def update_category(
             session, Category, Category.name, changes["name"], "category", exclude_id=category.id
         )
     if "default_schedule" in changes:
-        changes["default_schedule"] = validated_schedule(changes["default_schedule"])
+        changes["default_schedule"] = checked_schedule_document(changes["default_schedule"])
     if "default_retention" in changes:
         changes["default_retention"] = validated_retention(changes["default_retention"])
     apply_changes(category, changes, CATEGORY_FIELDS, "category")
@@ -193,7 +194,9 @@ def create_job(
         client_id=client_id,
         repository_id=repository_id,
         category_id=category_id,
-        schedule=validated_schedule(schedule if schedule is not None else category.default_schedule),
+        schedule=anchored_schedule_document(
+            schedule if schedule is not None else category.default_schedule, now
+        ),
         retention=validated_retention(retention if retention is not None else category.default_retention),
         records_keep_days=records_keep_days,
         owner_id=owner_id,
@@ -259,7 +262,7 @@ def update_job(session: Session, job_id: int, changes: Mapping[str, Any], *, now
     if "name" in changes:
         ensure_name_free(session, Job, Job.name, changes["name"], "job", exclude_id=job.id)
     if "schedule" in changes:
-        changes["schedule"] = validated_schedule(changes["schedule"])
+        changes["schedule"] = anchored_schedule_document(changes["schedule"], now)
     if "retention" in changes:
         changes["retention"] = validated_retention(changes["retention"])
     with reverting_on_error(session, job):

@@ -7,7 +7,7 @@ from datetime import date, time
 import pytest
 
 from resguardo.core.errors import ConfigurationError
-from resguardo.jobs import (
+from resguardo.schedules import (
     LAST_DAY,
     DailyRule,
     IntervalRule,
@@ -37,9 +37,16 @@ TODAY = date(2025, 3, 10)
         ("daily at 01:00", Schedule(DailyRule(), time(1, 0))),
         ("weekly on sunday at 03:00", Schedule(WeeklyRule((6,)), time(3, 0))),
         ("weekly on Mon, wed and FRI at 22:15", Schedule(WeeklyRule((0, 2, 4)), time(22, 15))),
-        ("monthly on day 15 at 02:00", Schedule(MonthlyRule(15), time(2, 0))),
-        ("monthly on the 1st at 02:00", Schedule(MonthlyRule(1), time(2, 0))),
-        ("monthly on the last day at 02:00", Schedule(MonthlyRule(LAST_DAY), time(2, 0))),
+        ("monthly on day 15 at 02:00", Schedule(MonthlyRule((15,)), time(2, 0))),
+        ("monthly on the 1st at 02:00", Schedule(MonthlyRule((1,)), time(2, 0))),
+        ("monthly on the last day at 02:00", Schedule(MonthlyRule((LAST_DAY,)), time(2, 0))),
+        ("monthly on days 1 and 15 at 02:00", Schedule(MonthlyRule((1, 15)), time(2, 0))),
+        ("monthly on the 15th, 1st at 02:00", Schedule(MonthlyRule((1, 15)), time(2, 0))),
+        (
+            "monthly on days 10, 20 and the last day at 02:00",
+            Schedule(MonthlyRule((10, 20, LAST_DAY)), time(2, 0)),
+        ),
+        ("monthly on day 31 at 02:00", Schedule(MonthlyRule((31,)), time(2, 0))),
         ("daily at 01:00 in America/Bogota", Schedule(DailyRule(), time(1, 0), "America/Bogota")),
         (
             "daily at 01:00 in Europe/Madrid window 22:00-06:00",
@@ -70,6 +77,9 @@ def test_time_zone_defaults_to_the_callers() -> None:
         "weekly on monday, sunday at 03:00 in Europe/Madrid",
         "monthly on day 28 at 02:00 in America/Santiago",
         "monthly on the last day at 02:00 in UTC",
+        "monthly on days 1, 15 at 01:00 in America/Guayaquil",
+        "monthly on days 1, 15 and the last day at 01:00 in UTC",
+        "monthly on day 5 and the last day at 01:00 in UTC",
     ],
 )
 def test_canonical_text_reads_back_to_itself(text: str) -> None:
@@ -89,9 +99,9 @@ def test_canonical_text_reads_back_to_itself(text: str) -> None:
         ("daily", "at", "missing"),
         ("daily at 01:00 window 22:00-22:00", "window.end", "zero length"),
         ("daily at 01:00 window 24:00-06:00", "window.start", "not a time of day"),
-        ("monthly on day 30 at 02:00", "day", "does not exist in every month"),
-        ("monthly on day 31 at 02:00", "day", "does not exist in every month"),
-        ("monthly on day first at 02:00", "day", "not a day of the month"),
+        ("monthly on day 32 at 02:00", "days", "not a day of the month"),
+        ("monthly on days 1 and 0 at 02:00", "days", "not a day of the month"),
+        ("monthly on day first at 02:00", "days", "not a day of the month"),
         ("weekly on funday at 02:00", "weekdays", "not a weekday"),
         ("daily at 01:00 in Mars/Olympus_Mons", "timezone", "unknown time zone"),
         ("every 60 days at 02:00 starting 2025-02-30", "start", "not a date"),

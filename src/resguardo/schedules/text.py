@@ -5,20 +5,24 @@ Forms (keywords in any case; see docs/scheduling.md for examples)::
     every N minutes|hours|days|weeks [at HH:MM] [starting YYYY-MM-DD]
     daily at HH:MM
     weekly on DAY[, DAY ...] at HH:MM          (monday ... sunday, or mon ... sun)
-    monthly on day N at HH:MM                  (N from 1 to 28)
+    monthly on day N at HH:MM                  (N from 1 to 31; a day a month lacks means its last day)
     monthly on the last day at HH:MM
+    monthly on days N, M [and the last day] at HH:MM
 
 each optionally followed by ``in ZONE`` (an IANA name; otherwise the caller's default) and
 ``window HH:MM-HH:MM`` (a window that may cross midnight). ``format_schedule_text`` writes the canonical
-form, which ``parse_schedule_text`` reads back to an equal schedule.
+form, which ``parse_schedule_text`` reads back to an equal schedule; ``schedule_text_document`` gives the
+dict form of a text (an interval without ``starting`` keeps no start, for the catalog to anchor).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
-from resguardo.jobs._rules import (
+from resguardo.schedules._fields import parse_date, parse_month_days, parse_time, parse_weekdays
+from resguardo.schedules._rules import (
     LAST_DAY,
     WEEKDAY_NAMES,
     DailyRule,
@@ -29,8 +33,8 @@ from resguardo.jobs._rules import (
     WeeklyRule,
     format_time,
 )
-from resguardo.jobs.schedule_dict import parse_date, parse_time, parse_weekdays
-from resguardo.jobs.schedules import InvalidSchedule, Schedule, Window
+from resguardo.schedules.documents import schedule_to_dict
+from resguardo.schedules.specification import InvalidSchedule, Schedule, Window
 
 FORMS_HINT = (
     "write e.g. 'every 6 hours', 'every 60 days at 02:00', 'daily at 01:00', 'weekly on sunday at 03:00', "
@@ -42,8 +46,10 @@ _START = re.compile(r"\bstarting\s+(\S+)", re.IGNORECASE)
 _AT = re.compile(r"\bat\s+(\S+)", re.IGNORECASE)
 _INTERVAL = re.compile(r"every\s+(?:(\S+)\s+)?([a-z]+)")
 _WEEKLY = re.compile(r"weekly\s+on\s+(.+)")
-_MONTHLY = re.compile(r"monthly\s+on\s+(?:the\s+)?(?:day\s+)?(\S+?)(?:\s+day)?")
+_MONTHLY = re.compile(r"monthly\s+on\s+(.+)")
+_MONTH_DAY_WORDS = re.compile(r"\b(?:the|days?)\b")
 _ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)?")
+_PLACEHOLDER_START = date(2000, 1, 1)  # reads an interval without ``starting``; never kept
 _UNITS = {unit.value.rstrip("s"): unit for unit in IntervalUnit}
 
 
@@ -95,15 +101,23 @@ def _rule(core: str, text: str, start: date | None) -> Rule:
     if match := _WEEKLY.fullmatch(core):
         return WeeklyRule(weekdays=parse_weekdays(re.split(r"\s*,\s*|\s+and\s+|\s+", match[1])))
     if match := _MONTHLY.fullmatch(core):
-        if match[1] == LAST_DAY:
-            return MonthlyRule(day=LAST_DAY)
-        number = _ORDINAL.fullmatch(match[1])
-        if number is None:
-            raise InvalidSchedule(
-                "day", f"{match[1]!r} is not a day of the month", "1 to 28, or 'the last day'"
-            )
-        return MonthlyRule(day=int(number[1]))
+        return MonthlyRule.of(_month_days(match[1]))
     raise InvalidSchedule("schedule", f"cannot read {text!r}", FORMS_HINT)
+
+
+def _month_days(words: str) -> list[int | str]:
+    """Return the days named in "day 15", "the 1st and 15th", "days 1, 15 and the last day"."""
+    spaced = _MONTH_DAY_WORDS.sub(" ", words)
+    tokens = [token for token in re.split(r"\s*,\s*|\s+and\s+|\s+", spaced) if token]
+    values: list[object] = []
+    for token in tokens:
+        number = _ORDINAL.fullmatch(token)
+        if number is None and token != LAST_DAY:
+            raise InvalidSchedule(
+                "days", f"{token!r} is not a day of the month", "1 to 31, or 'the last day'"
+            )
+        values.append(LAST_DAY if number is None else int(number[1]))
+    return parse_month_days(values)
 
 
 def _interval(count: str, unit_name: str, start: date | None) -> IntervalRule:
@@ -130,11 +144,38 @@ def format_schedule_text(schedule: Schedule) -> str:
     elif isinstance(rule, WeeklyRule):
         text = f"weekly on {', '.join(WEEKDAY_NAMES[day] for day in rule.weekdays)} at {at}"
     elif isinstance(rule, MonthlyRule):
-        day = "the last day" if rule.day == LAST_DAY else f"day {rule.day}"
-        text = f"monthly on {day} at {at}"
+        text = f"monthly on {_format_month_days(rule.days)} at {at}"
     else:
         text = f"daily at {at}"
     text += f" in {schedule.timezone}"
     if schedule.window is not None:
         text += f" window {format_time(schedule.window.start)}-{format_time(schedule.window.end)}"
     return text
+
+
+def _format_month_days(days: tuple[int | str, ...]) -> str:
+    """Return "day 15", "the last day", "days 1, 15" or "days 1, 15 and the last day"."""
+    numbers = [str(day) for day in days if day != LAST_DAY]
+    last = LAST_DAY in days
+    if not numbers:
+        return "the last day"
+    if len(numbers) == 1 and not last:
+        return f"day {numbers[0]}"
+    label = "day" if len(numbers) == 1 else "days"
+    return f"{label} {', '.join(numbers)}" + (" and the last day" if last else "")
+
+
+def schedule_text_document(text: str, *, timezone: str = "UTC") -> dict[str, Any]:
+    """Return the dict form of the schedule ``text`` describes.
+
+    An interval without ``starting`` gets no ``start``: the catalog anchors it on the day the schedule
+    takes effect.
+
+    Raises:
+        InvalidSchedule: the text cannot be read, or names an impossible value; ``field`` names which.
+    """
+    schedule = parse_schedule_text(text, timezone=timezone, start=_PLACEHOLDER_START)
+    document: dict[str, Any] = schedule_to_dict(schedule)
+    if document["kind"] == "interval" and _START.search(text) is None:
+        del document["start"]
+    return document

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from resguardo.jobs import (
+from resguardo.schedules import (
     LAST_DAY,
     DailyRule,
     IntervalRule,
@@ -104,13 +104,13 @@ def test_weekly_slots_fall_on_the_named_weekdays() -> None:
     ],
 )
 def test_monthly_on_the_last_day_follows_month_lengths_and_leap_years(after: date, expected: date) -> None:
-    schedule = Schedule(MonthlyRule(LAST_DAY), time(2, 0), "UTC")
+    schedule = Schedule(MonthlyRule((LAST_DAY,)), time(2, 0), "UTC")
     instant = datetime.combine(after, time(2, 0), tzinfo=UTC)
     assert schedule.first_slot_after(instant) == datetime.combine(expected, time(2, 0), tzinfo=UTC)
 
 
 def test_monthly_on_a_day_number_runs_every_month_and_crosses_the_year() -> None:
-    schedule = Schedule(MonthlyRule(28), time(23, 0), "America/Guatemala")
+    schedule = Schedule(MonthlyRule((28,)), time(23, 0), "America/Guatemala")
     dates = [
         slot.astimezone(ZoneInfo("America/Guatemala")).date()
         for slot in slots_after(schedule, utc(2024, 11, 1), 4)
@@ -180,8 +180,10 @@ def test_window_of_zero_length_is_refused_naming_the_field() -> None:
         (lambda: Schedule(IntervalRule(0, IntervalUnit.DAYS, date(2025, 1, 1))), "every"),
         (lambda: Schedule(IntervalRule(-3, IntervalUnit.HOURS, date(2025, 1, 1))), "every"),
         (lambda: Schedule(IntervalRule(10**30, IntervalUnit.DAYS, date(2025, 1, 1))), "every"),
-        (lambda: Schedule(MonthlyRule(30), time(1, 0)), "day"),
-        (lambda: Schedule(MonthlyRule(0), time(1, 0)), "day"),
+        (lambda: Schedule(MonthlyRule((32,)), time(1, 0)), "days"),
+        (lambda: Schedule(MonthlyRule((0,)), time(1, 0)), "days"),
+        (lambda: Schedule(MonthlyRule(()), time(1, 0)), "days"),
+        (lambda: Schedule(MonthlyRule(("first",)), time(1, 0)), "days"),
         (lambda: Schedule(WeeklyRule(()), time(1, 0)), "weekdays"),
         (lambda: Schedule(WeeklyRule((7,)), time(1, 0)), "weekdays"),
         (lambda: Schedule(DailyRule(), time(1, 0, 30)), "at"),
@@ -201,3 +203,25 @@ def test_window_inside_the_skipped_hour_opens_the_next_night() -> None:
     opening = schedule.earliest_start(datetime(2024, 3, 30, 23, 0, tzinfo=UTC))
     assert opening == datetime(2024, 4, 1, 0, 0, tzinfo=UTC)
     assert schedule.window_allows(opening)
+
+
+def test_monthly_on_several_days_gives_each_day_in_order_across_months() -> None:
+    schedule = Schedule(MonthlyRule.of([15, LAST_DAY, 1]), time(1, 0), "UTC")
+    assert schedule.rule == MonthlyRule((1, 15, LAST_DAY))
+    dates = [slot.date() for slot in slots_after(schedule, utc(2024, 2, 10), 5)]
+    assert dates == [
+        date(2024, 2, 15),
+        date(2024, 2, 29),
+        date(2024, 3, 1),
+        date(2024, 3, 15),
+        date(2024, 3, 31),
+    ]
+    assert schedule.last_slot_at_or_before(utc(2024, 3, 1, 0, 59)) == utc(2024, 2, 29, 1)
+    assert schedule.last_slot_at_or_before(utc(2024, 3, 14)) == utc(2024, 3, 1, 1)
+
+
+def test_monthly_day_a_month_lacks_means_its_last_day_and_two_such_days_one_slot() -> None:
+    schedule = Schedule(MonthlyRule((29, 30, 31)), time(3, 0), "UTC")
+    dates = [slot.date() for slot in slots_after(schedule, utc(2025, 1, 31, 12), 4)]
+    assert dates == [date(2025, 2, 28), date(2025, 3, 29), date(2025, 3, 30), date(2025, 3, 31)]
+    assert schedule.last_slot_at_or_before(utc(2025, 3, 28)) == utc(2025, 2, 28, 3)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 
-from resguardo.jobs import (
+from resguardo.schedules import (
     LAST_DAY,
     DailyRule,
     IntervalRule,
@@ -17,6 +17,8 @@ from resguardo.jobs import (
     Schedule,
     WeeklyRule,
     Window,
+    anchored_schedule_document,
+    checked_schedule_document,
     schedule_from_dict,
     schedule_to_dict,
 )
@@ -31,8 +33,9 @@ SCHEDULES = [
     ),
     Schedule(DailyRule(), time(1, 0), "America/Guatemala"),
     Schedule(WeeklyRule((0, 6)), time(3, 0), "Europe/Madrid"),
-    Schedule(MonthlyRule(LAST_DAY), time(2, 0), "America/Santiago"),
-    Schedule(MonthlyRule(15), time(2, 0), "America/Mexico_City"),
+    Schedule(MonthlyRule((LAST_DAY,)), time(2, 0), "America/Santiago"),
+    Schedule(MonthlyRule((15,)), time(2, 0), "America/Mexico_City"),
+    Schedule(MonthlyRule((1, 15, LAST_DAY)), time(1, 0), "America/Guayaquil"),
 ]
 
 
@@ -77,12 +80,40 @@ def test_interval_at_and_timezone_have_defaults() -> None:
         ({"kind": "interval", "every": 6, "unit": "hours", "start": "yesterday"}, "start"),
         ({"kind": "weekly", "weekdays": "sunday", "at": "03:00"}, "weekdays"),
         ({"kind": "weekly", "weekdays": [], "at": "03:00"}, "weekdays"),
-        ({"kind": "monthly", "day": 30, "at": "03:00"}, "day"),
-        ({"kind": "monthly", "day": "15", "at": "03:00"}, "day"),
-        ({"kind": "monthly", "day": 15, "at": "03:00", "every": 2}, "every"),
+        ({"kind": "monthly", "days": [32], "at": "03:00"}, "days"),
+        ({"kind": "monthly", "days": [0, 15], "at": "03:00"}, "days"),
+        ({"kind": "monthly", "days": ["15"], "at": "03:00"}, "days"),
+        ({"kind": "monthly", "days": [], "at": "03:00"}, "days"),
+        ({"kind": "monthly", "days": 15, "at": "03:00"}, "days"),
+        ({"kind": "monthly", "day": 15, "at": "03:00"}, "day"),
+        ({"kind": "monthly", "days": [15], "at": "03:00", "every": 2}, "every"),
+        ({"kind": "interval", "every_days": 60, "at": "02:00"}, "every_days"),
     ],
 )
 def test_bad_dicts_are_refused_naming_the_field(data: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidSchedule) as caught:
         schedule_from_dict(data)
     assert caught.value.field == field
+
+
+def test_checked_document_of_a_template_interval_keeps_no_start() -> None:
+    document = checked_schedule_document({"kind": "interval", "every": 60, "unit": "days", "at": "02:00"})
+    assert "start" not in document
+    assert document == {
+        "kind": "interval",
+        "every": 60,
+        "unit": "days",
+        "at": "02:00",
+        "timezone": "UTC",
+        "window": None,
+    }
+
+
+def test_anchored_document_starts_on_the_date_the_schedule_takes_effect_in_its_zone() -> None:
+    template = {"kind": "interval", "every": 60, "unit": "days", "at": "02:00", "timezone": "America/Bogota"}
+    effective = datetime(2025, 3, 2, 3, 0, tzinfo=UTC)  # still 1 March in Bogota
+    assert anchored_schedule_document(template, effective)["start"] == "2025-03-01"
+    given = {**template, "start": "2025-01-05"}
+    assert anchored_schedule_document(given, effective)["start"] == "2025-01-05"
+    daily = anchored_schedule_document({"kind": "daily", "at": "01:00"}, effective)
+    assert "start" not in daily

@@ -6,9 +6,10 @@ answers the scheduler's questions in constant time: the first slot after an inst
 before one, and the earliest instant at or after one at which the window lets a run start.
 
 Schedules are built directly, from a JSON-able dict (``schedule_from_dict`` / ``schedule_to_dict`` in
-schedule_dict.py, the form the catalog stores) or from the text operators write (``parse_schedule_text``
-/ ``format_schedule_text`` in schedule_text.py). Every invalid value raises ``InvalidSchedule`` (a
-``ConfigurationError``) whose ``field`` names the culprit. The syntax is documented in docs/scheduling.md.
+documents.py, the one form the catalog stores and the API accepts) or from the text operators write
+(``parse_schedule_text`` / ``format_schedule_text`` in text.py). Every invalid value raises
+``InvalidSchedule`` (a ``ConfigurationError``) whose ``field`` names the culprit. The syntax is
+documented in docs/scheduling.md.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from resguardo.core.errors import ConfigurationError
-from resguardo.jobs._localtime import local_date, local_time, resolve_wall_time
-from resguardo.jobs._rules import (
+from resguardo.schedules._localtime import local_date, local_time, resolve_wall_time
+from resguardo.schedules._rules import (
     LAST_DAY,
     LATEST_MONTHLY_DAY,
     DailyRule,
@@ -177,7 +178,9 @@ def _validate_rule(rule: Rule) -> None:
     """Raise ``InvalidSchedule`` naming the field if ``rule`` is impossible."""
     if isinstance(rule, IntervalRule):
         if not isinstance(rule.every, int) or isinstance(rule.every, bool) or rule.every < 1:
-            raise InvalidSchedule("every", f"{rule.every!r} is not a positive whole number", "every 6 hours")
+            raise InvalidSchedule(
+                "every", f"{rule.every!r} is not a positive whole number", "1 or more, e.g. 'every 6 hours'"
+            )
         try:
             step = rule.step
         except OverflowError:
@@ -187,13 +190,25 @@ def _validate_rule(rule: Rule) -> None:
     elif isinstance(rule, WeeklyRule):
         if not rule.weekdays or any(day not in range(7) for day in rule.weekdays):
             raise InvalidSchedule("weekdays", "name at least one weekday", "weekly on sunday at 03:00")
-    elif isinstance(rule, MonthlyRule) and rule.day != LAST_DAY:
-        valid = isinstance(rule.day, int) and not isinstance(rule.day, bool)
-        if not valid or not 1 <= int(rule.day) <= LATEST_MONTHLY_DAY:
+    elif isinstance(rule, MonthlyRule):
+        _validate_month_days(rule.days)
+
+
+def _validate_month_days(days: tuple[int | str, ...]) -> None:
+    """Raise ``InvalidSchedule`` naming ``days`` unless ``days`` are days of the month (1-31 or "last")."""
+    if not isinstance(days, tuple):
+        raise InvalidSchedule("days", f"expected a tuple of days, got {days!r}", "MonthlyRule((1, 15))")
+    if not days:
+        raise InvalidSchedule("days", "name at least one day of the month", 'e.g. [1, 15] or ["last"]')
+    for day in days:
+        if day == LAST_DAY:
+            continue
+        if not isinstance(day, int) or isinstance(day, bool) or not 1 <= day <= LATEST_MONTHLY_DAY:
             raise InvalidSchedule(
-                "day",
-                f"day {rule.day!r} of the month does not exist in every month",
-                f"choose a day from 1 to {LATEST_MONTHLY_DAY}, or 'last' for the last day of each month",
+                "days",
+                f"{day!r} is not a day of the month",
+                f"choose days from 1 to {LATEST_MONTHLY_DAY} (a day a month lacks means its last day), "
+                "or 'last'",
             )
 
 

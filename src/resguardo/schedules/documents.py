@@ -1,4 +1,4 @@
-"""A schedule as a JSON-able dict: the form the catalog stores and the REST API accepts.
+"""A schedule as a JSON-able dict: the one form the catalog stores, the REST API and the CLI accept.
 
 ::
 
@@ -6,20 +6,23 @@
      "timezone": "America/Bogota", "window": {"start": "22:00", "end": "06:00"}}
     {"kind": "daily", "at": "01:00", "timezone": "America/Guatemala", "window": null}
     {"kind": "weekly", "weekdays": ["sunday"], "at": "03:00", "timezone": "UTC", "window": null}
-    {"kind": "monthly", "day": "last", "at": "02:00", "timezone": "Europe/Madrid", "window": null}
+    {"kind": "monthly", "days": [1, 15, "last"], "at": "02:00", "timezone": "Europe/Madrid", "window": null}
 
 ``at`` is required for calendar rules and defaults to "00:00" for intervals; ``timezone`` defaults to
-"UTC"; ``window`` may be absent or null. Unknown fields are refused, so a misspelt one never goes unseen.
+"UTC"; ``window`` may be absent or null. An interval's ``start`` may be left out where a schedule is a
+template (a category's default) or about to be stored: :func:`anchored_schedule_document` fills it in
+with the date the schedule takes effect. Unknown fields are refused, so a misspelt one never goes unseen.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import date, time
+from datetime import date, datetime
+from typing import Any
 
-from resguardo.jobs._rules import (
-    LAST_DAY,
+from resguardo.schedules._fields import parse_date, parse_month_days, parse_time, parse_weekdays
+from resguardo.schedules._localtime import local_date
+from resguardo.schedules._rules import (
     WEEKDAY_NAMES,
     DailyRule,
     IntervalRule,
@@ -29,17 +32,17 @@ from resguardo.jobs._rules import (
     WeeklyRule,
     format_time,
 )
-from resguardo.jobs.schedules import InvalidSchedule, Schedule, Window
+from resguardo.schedules.specification import InvalidSchedule, Schedule, Window, load_zone
 
 KINDS = ("interval", "daily", "weekly", "monthly")
-_COMMON_FIELDS = {"kind", "at", "timezone", "window"}
-_RULE_FIELDS = {
-    "interval": {"every", "unit", "start"},
-    "daily": set(),
-    "weekly": {"weekdays"},
-    "monthly": {"day"},
+COMMON_FIELDS = ("kind", "at", "timezone", "window")
+RULE_FIELDS = {
+    "interval": ("every", "unit", "start"),
+    "daily": (),
+    "weekly": ("weekdays",),
+    "monthly": ("days",),
 }
-_TIME_PATTERN = re.compile(r"(\d{1,2}):(\d{2})")
+_PLACEHOLDER_START = date(2000, 1, 1)  # checks a template interval; never stored
 
 
 def schedule_to_dict(schedule: Schedule) -> dict[str, object]:
@@ -66,12 +69,16 @@ def _rule_to_dict(rule: Rule) -> dict[str, object]:
     if isinstance(rule, WeeklyRule):
         return {"kind": "weekly", "weekdays": [WEEKDAY_NAMES[day] for day in rule.weekdays]}
     if isinstance(rule, MonthlyRule):
-        return {"kind": "monthly", "day": rule.day}
+        return {"kind": "monthly", "days": list(rule.days)}
     return {"kind": "daily"}
 
 
-def schedule_from_dict(data: Mapping[str, object]) -> Schedule:
+def schedule_from_dict(data: Mapping[str, object], *, default_start: date | None = None) -> Schedule:
     """Return the schedule ``data`` describes (fields in this module's docstring).
+
+    Args:
+        data: the dict form.
+        default_start: the start of an interval that names none; None to require ``start``.
 
     Raises:
         InvalidSchedule: a field is missing, unknown, of the wrong type or impossible; ``field`` names it.
@@ -83,7 +90,7 @@ def schedule_from_dict(data: Mapping[str, object]) -> Schedule:
         raise InvalidSchedule(
             "kind", f"{kind!r} is not a kind of schedule", f"use one of: {', '.join(KINDS)}"
         )
-    allowed = _COMMON_FIELDS | _RULE_FIELDS[str(kind)]
+    allowed = (*COMMON_FIELDS, *RULE_FIELDS[str(kind)])
     unknown = sorted(str(name) for name in data if name not in allowed)
     if unknown:
         raise InvalidSchedule(
@@ -94,12 +101,11 @@ def schedule_from_dict(data: Mapping[str, object]) -> Schedule:
     timezone = _required(data, "timezone", "UTC")
     if not isinstance(timezone, str):
         raise InvalidSchedule("timezone", f"expected a time zone name, got {timezone!r}")
-    return Schedule(
-        rule=_rule_from_dict(str(kind), data), at=at, timezone=timezone, window=_window(data.get("window"))
-    )
+    rule = _rule_from_dict(str(kind), data, default_start)
+    return Schedule(rule=rule, at=at, timezone=timezone, window=_window(data.get("window")))
 
 
-def _rule_from_dict(kind: str, data: Mapping[str, object]) -> Rule:
+def _rule_from_dict(kind: str, data: Mapping[str, object], default_start: date | None) -> Rule:
     """Return the rule of a schedule dict whose ``kind`` is known."""
     if kind == "interval":
         every = _required(data, "every")
@@ -109,21 +115,28 @@ def _rule_from_dict(kind: str, data: Mapping[str, object]) -> Rule:
         if unit not in tuple(IntervalUnit):
             raise InvalidSchedule("unit", f"{unit!r} is not a unit", "use minutes, hours, days or weeks")
         return IntervalRule(
-            every=every, unit=IntervalUnit(str(unit)), start=parse_date(_required(data, "start"), "start")
+            every=every, unit=IntervalUnit(str(unit)), start=_start(data.get("start"), default_start)
         )
     if kind == "weekly":
         names = _required(data, "weekdays")
         if not isinstance(names, list | tuple):
             raise InvalidSchedule("weekdays", f"expected a list of weekday names, got {names!r}")
-        return WeeklyRule(weekdays=parse_weekdays([str(name) for name in names]))
+        return WeeklyRule(weekdays=parse_weekdays(names))
     if kind == "monthly":
-        day = _required(data, "day")
-        if day != LAST_DAY and (not isinstance(day, int) or isinstance(day, bool)):
-            raise InvalidSchedule(
-                "day", f"{day!r} is not a day of the month", "a number from 1 to 28, or 'last'"
-            )
-        return MonthlyRule(day=day)
+        days = _required(data, "days")
+        if not isinstance(days, list | tuple):
+            raise InvalidSchedule("days", f"expected a list of days of the month, got {days!r}", "[1, 15]")
+        return MonthlyRule.of(parse_month_days(days))
     return DailyRule()
+
+
+def _start(value: object, default_start: date | None) -> date:
+    """Return an interval's start date: ``value`` read as a date, else ``default_start``."""
+    if value is not None:
+        return parse_date(value, "start")
+    if default_start is None:
+        raise InvalidSchedule("start", "missing: an interval counts from a start date", "YYYY-MM-DD")
+    return default_start
 
 
 def _required(data: Mapping[str, object], name: str, default: object = None) -> object:
@@ -143,52 +156,36 @@ def _window(value: object) -> Window | None:
     return Window(parse_time(value["start"], "window.start"), parse_time(value["end"], "window.end"))
 
 
-def parse_time(value: object, field: str) -> time:
-    """Return the local time of day ``HH:MM`` in ``value``.
+def checked_schedule_document(data: object) -> dict[str, Any]:
+    """Return the canonical dict form of ``data`` after checking it; an interval may lack ``start``.
+
+    This is what a category's default schedule and the API's input go through: a missing ``start``
+    stays missing (the job that uses the schedule anchors it), every other field is written out in full.
 
     Raises:
-        InvalidSchedule: not a string of that form, or hours above 23 or minutes above 59.
+        InvalidSchedule: ``data`` is not a valid schedule; ``field`` names the culprit.
     """
-    match = _TIME_PATTERN.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise InvalidSchedule(field, f"{value!r} is not a time of day", "write HH:MM, e.g. 02:00 or 22:30")
-    hour, minute = int(match[1]), int(match[2])
-    if hour > 23 or minute > 59:
-        raise InvalidSchedule(field, f"{value} is not a time of day", "write HH:MM from 00:00 to 23:59")
-    return time(hour, minute)
+    if not isinstance(data, Mapping):
+        raise InvalidSchedule("schedule", f"expected an object, got {type(data).__name__}")
+    document = schedule_to_dict(schedule_from_dict(data, default_start=_PLACEHOLDER_START))
+    if document["kind"] == "interval" and data.get("start") is None:
+        del document["start"]
+    return document
 
 
-def parse_date(value: object, field: str) -> date:
-    """Return the ISO date ``YYYY-MM-DD`` in ``value``.
+def anchored_schedule_document(data: object, effective: datetime) -> dict[str, Any]:
+    """Return the canonical dict form of ``data``, an interval without ``start`` anchored on ``effective``.
+
+    Args:
+        data: the dict form, ``start`` optional.
+        effective: when the schedule takes effect (timezone-aware): an interval without ``start``
+            counts from that instant's date in the schedule's time zone.
 
     Raises:
-        InvalidSchedule: not a string naming a real date.
+        InvalidSchedule: ``data`` is not a valid schedule; ``field`` names the culprit.
     """
-    try:
-        if not isinstance(value, str):
-            raise TypeError(value)
-        return date.fromisoformat(value.strip())
-    except (TypeError, ValueError) as error:
-        raise InvalidSchedule(
-            field, f"{value!r} is not a date", "write YYYY-MM-DD, e.g. 2025-01-05"
-        ) from error
-
-
-def parse_weekdays(names: list[str]) -> tuple[int, ...]:
-    """Return the sorted weekday numbers (0 = Monday) of English weekday names or their first three letters.
-
-    Raises:
-        InvalidSchedule: a name that is not a weekday, or no name at all.
-    """
-    days = set()
-    for name in names:
-        key = name.strip().lower()
-        matches = [number for number, full in enumerate(WEEKDAY_NAMES) if key in (full, full[:3])]
-        if not matches:
-            raise InvalidSchedule(
-                "weekdays", f"{name!r} is not a weekday", "monday ... sunday, or mon ... sun"
-            )
-        days.add(matches[0])
-    if not days:
-        raise InvalidSchedule("weekdays", "name at least one weekday", "weekly on sunday at 03:00")
-    return tuple(sorted(days))
+    document = checked_schedule_document(data)
+    if document["kind"] == "interval" and "start" not in document:
+        zone = load_zone(str(document["timezone"]))
+        document["start"] = local_date(effective, zone).isoformat()
+    return document

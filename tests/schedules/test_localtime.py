@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from resguardo.jobs._localtime import resolve_wall_time
+from resguardo.schedules._localtime import resolve_wall_time
 
 MADRID = ZoneInfo("Europe/Madrid")
 SANTIAGO = ZoneInfo("America/Santiago")

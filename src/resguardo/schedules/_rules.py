@@ -9,13 +9,14 @@ instant and the last slot at or before one (see ``Schedule`` in schedules.py).
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from enum import StrEnum
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 LAST_DAY = "last"
-LATEST_MONTHLY_DAY = 28  # days 29-31 are missing from some months: use LAST_DAY for the month's end
+LATEST_MONTHLY_DAY = 31  # a day a month lacks means that month's last day
 
 
 class IntervalUnit(StrEnum):
@@ -101,36 +102,48 @@ class WeeklyRule:
 
 @dataclass(frozen=True)
 class MonthlyRule:
-    """A slot on one day of every month: a day number from 1 to 28, or the last day.
+    """A slot on each of the given days of every month: day numbers from 1 to 31, and/or the last day.
+
+    A day the month lacks (the 30th in February) means that month's last day, so a monthly backup never
+    skips a short month; two days that fall on the same date that way give one slot.
 
     Attributes:
-        day: the day of the month (1-28), or ``LAST_DAY`` ("last").
+        days: the days of the month (1-31, or ``LAST_DAY``), at least one, without repeats, numbers in
+            increasing order and ``LAST_DAY`` at the end (``MonthlyRule.of`` sorts them so).
     """
 
-    day: int | str
+    days: tuple[int | str, ...]
 
-    def _in_month(self, year: int, month: int) -> date:
-        """Return the slot date of the given month."""
-        if self.day == LAST_DAY:
-            return date(year, month, calendar.monthrange(year, month)[1])
-        assert isinstance(self.day, int)
-        return date(year, month, self.day)
+    @classmethod
+    def of(cls, days: Iterable[int | str]) -> MonthlyRule:
+        """Return the rule for ``days`` (numbers or ``LAST_DAY``) in canonical order, repeats removed."""
+        unique = set(days)
+        numbers = sorted(day for day in unique if isinstance(day, int))
+        named = [day for day in (LAST_DAY,) if day in unique]
+        others = [day for day in unique if not isinstance(day, int) and day != LAST_DAY]
+        return cls(tuple([*numbers, *named, *others]))
+
+    def _dates_in_month(self, year: int, month: int) -> list[date]:
+        """Return the slot dates of the given month, in order."""
+        length = calendar.monthrange(year, month)[1]
+        numbers = {length if day == LAST_DAY else min(int(day), length) for day in self.days}
+        return [date(year, month, number) for number in sorted(numbers)]
 
     def date_on_or_after(self, day: date) -> date:
-        """Return the first slot date on or after ``day``: this month's, else next month's."""
-        candidate = self._in_month(day.year, day.month)
-        if candidate >= day:
-            return candidate
+        """Return the first slot date on or after ``day``: this month's, else next month's first."""
+        later = [candidate for candidate in self._dates_in_month(day.year, day.month) if candidate >= day]
+        if later:
+            return later[0]
         year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-        return self._in_month(year, month)
+        return self._dates_in_month(year, month)[0]
 
     def date_on_or_before(self, day: date) -> date | None:
-        """Return the last slot date on or before ``day``: this month's, else last month's."""
-        candidate = self._in_month(day.year, day.month)
-        if candidate <= day:
-            return candidate
+        """Return the last slot date on or before ``day``: this month's, else last month's last."""
+        earlier = [candidate for candidate in self._dates_in_month(day.year, day.month) if candidate <= day]
+        if earlier:
+            return earlier[-1]
         year, month = (day.year - 1, 12) if day.month == 1 else (day.year, day.month - 1)
-        return self._in_month(year, month)
+        return self._dates_in_month(year, month)[-1]
 
 
 Rule = IntervalRule | DailyRule | WeeklyRule | MonthlyRule

@@ -14,7 +14,7 @@ from resguardo.catalog.models import FailureEntry, Run
 from resguardo.engine.repository import Repository as EngineRepository
 from resguardo.engine.restorer import restore
 from resguardo.engine.snapshot import load_snapshot
-from resguardo.jobs.scheduling_loop import schedule_pass
+from resguardo.jobs.scheduling_loop import ScheduleCache, schedule_pass
 from resguardo.services import request_run_now
 from tests.fixtures.service import FIRST_SLOT, PASSPHRASE, Service, make_tree
 
@@ -301,3 +301,28 @@ def test_a_repository_gone_from_its_storage_fails_the_run_instead_of_starting_af
 
     assert "is missing from" in _runs(service)[-1].error
     assert not (tmp_path / "repo-for-vanishing").exists()
+
+
+def test_a_loop_sees_a_schedule_changed_at_the_very_moment_it_read_the_old_one(
+    service: Service, tmp_path: Path
+) -> None:
+    job_id = service.job("documents", [make_tree(tmp_path / "tree")])
+    cache = ScheduleCache()
+    assert schedule_pass(service.sessions, service.clock.now(), cache).queued == []
+    assert len(cache) == 1
+    with service.sessions() as session:
+        queries.update_job(
+            session,
+            job_id,
+            {"schedule": {"kind": "interval", "every": 10, "unit": "minutes"}},
+            now=service.clock.now(),
+        )
+        session.commit()
+    service.clock.advance(11 * 60)
+
+    [run_id] = schedule_pass(service.sessions, service.clock.now(), cache).queued
+
+    with service.sessions() as session:
+        run = queries.get_run(session, run_id)
+        assert run.schedule_slot is not None and run.schedule_slot < FIRST_SLOT
+    assert len(cache) == 1  # the entry of the old schedule is gone

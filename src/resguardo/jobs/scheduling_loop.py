@@ -5,6 +5,10 @@ One pass (:func:`schedule_pass`) builds a :class:`~resguardo.jobs.scheduler.JobS
 :func:`~resguardo.catalog.queries.queue_due_run`: several scheduling loops may run at once (one per
 ``resguardo worker``), and a slot is still queued once. A job whose stored schedule cannot be read is
 skipped and named in the pass's result; the other jobs are not held up by it.
+
+A running loop keeps a :class:`ScheduleCache`: a job's schedule is read from its document once, and
+again only when the job changed (its plan version moves whenever its schedule does), so that a pass
+over thousands of jobs costs little more than reading their rows.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from resguardo.catalog import RunTrigger, queries
 from resguardo.catalog.queries import SchedulingRow
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.jobs.scheduler import JobState, Trigger, plan
-from resguardo.schedules import InvalidSchedule, anchored_schedule_document, schedule_from_dict
+from resguardo.schedules import InvalidSchedule, Schedule, anchored_schedule_document, schedule_from_dict
 
 DEFAULT_PASS_INTERVAL = 30.0
 """Seconds between two scheduling passes of a running service."""
@@ -41,11 +45,41 @@ class PassResult:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _job_state(row: SchedulingRow) -> JobState:
+class ScheduleCache:
+    """Schedules read from their documents, by (job, plan version, effective since).
+
+    Any change of a job's schedule bumps its plan version (and queuing a run does too), so an entry
+    is never stale; entries of older versions are dropped at the end of each pass.
+    """
+
+    def __init__(self) -> None:
+        self._schedules: dict[tuple[int, int, datetime], Schedule] = {}
+        self._used: set[tuple[int, int, datetime]] = set()
+
+    def schedule_of(self, row: SchedulingRow) -> Schedule:
+        """Return the schedule of ``row``'s job, read from its document on a miss. Raises InvalidSchedule."""
+        key = (row.job_id, row.plan_version, row.effective_since)
+        self._used.add(key)
+        schedule = self._schedules.get(key)
+        if schedule is None:
+            schedule = schedule_from_dict(anchored_schedule_document(row.schedule, row.effective_since))
+            self._schedules[key] = schedule
+        return schedule
+
+    def end_pass(self) -> None:
+        """Forget the entries this pass did not use (jobs changed or removed)."""
+        self._schedules = {key: value for key, value in self._schedules.items() if key in self._used}
+        self._used = set()
+
+    def __len__(self) -> int:
+        return len(self._schedules)
+
+
+def _job_state(row: SchedulingRow, cache: ScheduleCache) -> JobState:
     """Return the scheduler's view of a catalog job. Raises InvalidSchedule."""
     return JobState(
         job_id=row.job_id,
-        schedule=schedule_from_dict(anchored_schedule_document(row.schedule, row.effective_since)),
+        schedule=cache.schedule_of(row),
         effective_since=row.effective_since,
         last_scheduled_slot=row.last_scheduled_slot,
         paused=row.paused,
@@ -54,8 +88,14 @@ def _job_state(row: SchedulingRow) -> JobState:
     )
 
 
-def schedule_pass(session_factory: sessionmaker[Session], now: datetime) -> PassResult:
-    """Queue the runs due at ``now`` (timezone-aware); return what was done. Each run is its own commit."""
+def schedule_pass(
+    session_factory: sessionmaker[Session], now: datetime, cache: ScheduleCache | None = None
+) -> PassResult:
+    """Queue the runs due at ``now`` (timezone-aware); return what was done. Each run is its own commit.
+
+    ``cache`` keeps the schedules read for the next pass (a loop passes the same one each time).
+    """
+    cache = cache if cache is not None else ScheduleCache()
     result = PassResult()
     with session_factory() as session:
         rows = {row.job_id: row for row in queries.scheduling_rows(session)}
@@ -63,7 +103,7 @@ def schedule_pass(session_factory: sessionmaker[Session], now: datetime) -> Pass
         states = []
         for row in rows.values():
             try:
-                states.append(_job_state(row))
+                states.append(_job_state(row, cache))
             except InvalidSchedule as error:
                 result.unreadable.append((row.name, str(error)))
         for due in plan(states, now):
@@ -80,6 +120,7 @@ def schedule_pass(session_factory: sessionmaker[Session], now: datetime) -> Pass
                 result.lost += 1
             else:
                 result.queued.append(run.id)
+    cache.end_pass()
     return result
 
 
@@ -96,8 +137,9 @@ def scheduling_loop(
     ``on_pass`` receives each pass's result (for a log). A pass that fails on a database error is
     reported as such by the exception escaping: the caller decides whether to restart the loop.
     """
+    cache = ScheduleCache()
     while not stop.is_set():
-        result = schedule_pass(session_factory, clock.now())
+        result = schedule_pass(session_factory, clock.now(), cache)
         if on_pass is not None:
             on_pass(result)
         stop.wait(interval)

@@ -3,9 +3,10 @@
 :func:`run_backup` takes a run a worker has claimed, reads its job, client and repository from the
 catalog (revealing the repository's passphrase and storage credentials through the catalog's secret
 API, in memory only, never logging them), opens the repository (creating it on first use), runs the
-engine's backup in-process, and finishes the run: succeeded, partial (some files could not be read; the snapshot was saved without them) or failed
-(with the error). Progress (bytes, files) goes to the caller's ``reporter``, which may raise
-:class:`RunStopped` to stop the backup (a cancelled run, or one the worker lost).
+engine's backup in-process, and finishes the run: succeeded, partial (some files could not be read;
+the snapshot was saved without them) or failed (with the error). Progress (bytes, files) goes to the
+caller's ``reporter``, which may raise :class:`RunStopped` to stop the backup (a cancelled run, or one
+the worker lost).
 """
 
 from __future__ import annotations

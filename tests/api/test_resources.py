@@ -77,6 +77,27 @@ def test_repository_shows_that_a_passphrase_is_set_but_never_the_passphrase(
     assert api.client.delete(path, headers=admin).status_code == 204
 
 
+def test_a_repositorys_limit_of_concurrent_runs_is_two_by_default_and_changes_audited(
+    api: Api, admin: dict[str, str]
+) -> None:
+    created = _repository(api, admin)
+    path = f"/api/v1/repositories/{created['id']}"
+    changed = api.client.patch(path, json={"max_concurrent_runs": 1}, headers=admin)
+    other = api.client.post(
+        "/api/v1/repositories",
+        json={"name": "wide", "url": "/srv/wide", "max_concurrent_runs": 64},
+        headers=admin,
+    )
+    audit = api.client.get("/api/v1/audit", headers=admin).json()["items"]
+
+    assert created["max_concurrent_runs"] == 2
+    assert changed.status_code == 200 and changed.json()["max_concurrent_runs"] == 1
+    assert api.client.get(path, headers=admin).json()["max_concurrent_runs"] == 1
+    assert other.status_code == 201 and other.json()["max_concurrent_runs"] == 64
+    [update] = [entry for entry in audit if entry["action"] == "repository.update"]
+    assert (update["before"]["max_concurrent_runs"], update["after"]["max_concurrent_runs"]) == (2, 1)
+
+
 def test_categories_are_created_and_changed(api: Api, admin: dict[str, str]) -> None:
     body = {
         "name": "mail",

@@ -82,6 +82,17 @@ def _problem_fields(response) -> list[str]:  # type: ignore[no-untyped-def]
         ("/api/v1/clients", {"name": "a", "port": 70000}, "port"),
         ("/api/v1/clients", {"name": "a", "transport": "ssh"}, "address"),
         ("/api/v1/repositories", {"name": "r", "url": "ftp://x"}, "url"),
+        ("/api/v1/repositories", {"name": "r", "url": "/x", "max_concurrent_runs": 0}, "max_concurrent_runs"),
+        (
+            "/api/v1/repositories",
+            {"name": "r", "url": "/x", "max_concurrent_runs": 65},
+            "max_concurrent_runs",
+        ),
+        (
+            "/api/v1/repositories",
+            {"name": "r", "url": "/x", "max_concurrent_runs": "2"},
+            "max_concurrent_runs",
+        ),
         ("/api/v1/users", {"username": "u", "password": "short"}, "password"),
         ("/api/v1/tokens", {"name": ""}, "name"),
     ],
@@ -149,3 +160,14 @@ def test_page_size_out_of_range_is_422(api: Api, admin: dict[str, str]) -> None:
     assert _problem_fields(api.client.get("/api/v1/clients", params={"offset": -1}, headers=admin)) == [
         "offset"
     ]
+
+
+def test_a_repository_limit_of_runs_out_of_range_is_422_on_patch_and_changes_nothing(
+    api: Api, admin: dict[str, str]
+) -> None:
+    created = api.client.post("/api/v1/repositories", json={"name": "r", "url": "/x"}, headers=admin)
+    path = f"/api/v1/repositories/{created.json()['id']}"
+    for wrong in (0, 65, -3, 2.5, True):
+        response = api.client.patch(path, json={"max_concurrent_runs": wrong}, headers=admin)
+        assert _problem_fields(response) == ["max_concurrent_runs"], wrong
+    assert api.client.get(path, headers=admin).json()["max_concurrent_runs"] == 2

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from resguardo.catalog import SecretKey
 from resguardo.catalog.enums import RunState, RunTrigger
 from resguardo.catalog.models import Run
-from resguardo.catalog.queries import enqueue_run
+from resguardo.catalog.queries import create_job, create_repository, enqueue_run, find_category
 from tests.catalog.conftest import NOW, Inventory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,13 +22,36 @@ PROCESSES = 4
 CLAIMS_PER_PROCESS = 50
 JOBS = 150
 RUNS = 200  # 50 jobs have two queued runs: only one of them may run
+REPOSITORIES = 3  # 50 jobs each, under the largest limit of concurrent runs (64)
 
 
 @pytest.mark.slow
 def test_four_processes_claiming_fifty_times_each_never_share_a_run(
-    session: Session, inventory: Inventory, catalog_url: str, tmp_path: Path
+    session: Session, inventory: Inventory, secret_key: SecretKey, catalog_url: str, tmp_path: Path
 ) -> None:
-    jobs = [inventory.job(session, f"job-{number:03d}") for number in range(JOBS)]
+    repositories = [
+        create_repository(
+            session,
+            secret_key,
+            name=f"wide-{number}",
+            url=f"/srv/wide-{number}",
+            now=NOW,
+            max_concurrent_runs=64,
+        )
+        for number in range(REPOSITORIES)
+    ]
+    category = find_category(session, "databases")
+    jobs = [
+        create_job(
+            session,
+            name=f"job-{number:03d}",
+            client_id=inventory.client.id,
+            repository_id=repositories[number % REPOSITORIES].id,
+            category_id=category.id,
+            now=NOW,
+        )
+        for number in range(JOBS)
+    ]
     for number in range(RUNS):
         enqueue_run(session, jobs[number % JOBS].id, trigger=RunTrigger.SCHEDULED, now=NOW)
     session.commit()

@@ -58,7 +58,9 @@ def missing_bucket(bucket: str) -> StorageError:
     )
 
 
-def describe_error(error: Exception, operation: str, bucket: str, key: str) -> ResguardoError:
+def describe_error(
+    error: Exception, operation: str, bucket: str, key: str, *, keys_origin: str | None = None
+) -> ResguardoError:
     """Return the Resguardo error for a botocore exception raised while doing ``operation`` on ``key``.
 
     Args:
@@ -66,6 +68,8 @@ def describe_error(error: Exception, operation: str, bucket: str, key: str) -> R
         operation: a verb such as ``read``, ``write``, ``list``, ``delete``.
         bucket: the bucket.
         key: the full object key (or prefix) in the bucket.
+        keys_origin: where explicit keys came from (e.g. "sealed in the catalog for repository 'x'"),
+            named in the hints of refused keys; None when botocore's chain found them.
 
     Returns:
         an :class:`ObjectNotFound` for a missing object; a :class:`ConfigurationError` for a profile
@@ -75,7 +79,7 @@ def describe_error(error: Exception, operation: str, bucket: str, key: str) -> R
 
     where = f"s3://{bucket}/{key}"
     if isinstance(error, exceptions.ClientError):
-        return _describe_client_error(error, operation, bucket, key)
+        return _describe_client_error(error, operation, bucket, key, keys_origin)
     if isinstance(error, exceptions.ProfileNotFound):
         return ConfigurationError(
             f"the AWS profile {error.kwargs.get('profile', '')!r} does not exist",
@@ -91,17 +95,22 @@ def describe_error(error: Exception, operation: str, bucket: str, key: str) -> R
     return StorageError(f"cannot {operation} {where}: {error}", "check the endpoint and the network")
 
 
-def _credential_errors(operation: str, where: str) -> dict[frozenset[str], tuple[str, str]]:
+def _credential_errors(
+    operation: str, where: str, keys_origin: str | None
+) -> dict[frozenset[str], tuple[str, str]]:
     """Return (message, hint) for each group of error codes that blame the credentials."""
+    given = f"the S3 keys {keys_origin}" if keys_origin else ""
     return {
         UNKNOWN_KEY_CODES: (
             f"the S3 server does not know the access key used to {operation} {where}",
-            "check AWS_ACCESS_KEY_ID or the profile's aws_access_key_id",
+            f"check {given}" if given else "check AWS_ACCESS_KEY_ID or the profile's aws_access_key_id",
         ),
         BAD_SECRET_CODES: (
             f"the S3 server refused the signature of the request to {operation} {where}: "
             "the secret key does not match the access key",
-            "check AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key",
+            f"check {given}"
+            if given
+            else "check AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key",
         ),
         EXPIRED_CODES: (
             f"the S3 credentials used to {operation} {where} have expired",
@@ -116,14 +125,16 @@ def _credential_errors(operation: str, where: str) -> dict[frozenset[str], tuple
     }
 
 
-def _describe_client_error(error: Exception, operation: str, bucket: str, key: str) -> ResguardoError:
+def _describe_client_error(
+    error: Exception, operation: str, bucket: str, key: str, keys_origin: str | None
+) -> ResguardoError:
     code = error_code(error)
     if code in MISSING_BUCKET_CODES:
         return missing_bucket(bucket)
     if code in NOT_FOUND_CODES:
         return ObjectNotFound(f"object {key} not found in s3://{bucket}")
     where = f"s3://{bucket}/{key}"
-    for codes, (message, hint) in _credential_errors(operation, where).items():
+    for codes, (message, hint) in _credential_errors(operation, where, keys_origin).items():
         if code in codes:
             return StorageError(message, hint)
     detail = _message_of(error)

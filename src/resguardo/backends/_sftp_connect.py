@@ -5,12 +5,13 @@ path relative to the login folder (``sftp://backup@nas/repos/laptop`` is ``repos
 home folder of ``backup``), and two slashes an absolute one (``sftp://backup@nas//srv/repos/laptop``
 is ``/srv/repos/laptop``). The port defaults to 22, the user to the local user's name.
 
-Only keys authenticate: an explicit key file when one is given (``RESGUARDO_SFTP_KEY``), else the
-keys of a running ssh-agent (``SSH_AUTH_SOCK``) and then ``~/.ssh/id_ed25519``, ``id_ecdsa`` and
-``id_rsa``. The server's host key must already be in ``~/.ssh/known_hosts`` (or the file given by
-``RESGUARDO_SFTP_KNOWN_HOSTS``) or ``/etc/ssh/ssh_known_hosts``: hashed names and ``[host]:port``
-entries are understood, an unknown key is refused with its fingerprint and a changed one with a
-warning. No key is ever accepted on trust.
+Only keys authenticate: a key given as text (the service's sealed key, see
+:mod:`resguardo.backends._sftp_keys`), else an explicit key file when one is given
+(``RESGUARDO_SFTP_KEY``), else the keys of a running ssh-agent (``SSH_AUTH_SOCK``) and then
+``~/.ssh/id_ed25519``, ``id_ecdsa`` and ``id_rsa``. The server's host key must be one given as text,
+or else already be in ``~/.ssh/known_hosts`` (or the file given by ``RESGUARDO_SFTP_KNOWN_HOSTS``) or
+``/etc/ssh/ssh_known_hosts``: hashed names and ``[host]:port`` entries are understood, an unknown key is
+refused with its fingerprint and a changed one with a warning. No key is ever accepted on trust.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import hashlib
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import paramiko
 
+from resguardo.backends._sftp_keys import host_keys_from_text, private_key_from_text
 from resguardo.core.errors import ConfigurationError, StorageError
 
 KEY_ENV = "RESGUARDO_SFTP_KEY"
@@ -115,15 +117,23 @@ def home_folder() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """Which key files to offer and which known_hosts file to trust (paths only, never key material).
+    """Which keys to offer and which host keys to trust: files, or keys given as text.
 
     Attributes:
         key_file: the one key file to offer; None offers the agent's keys and the usual key files.
         known_hosts: the known_hosts file to check host keys against; None means ``~/.ssh/known_hosts``.
+        key_text: a private key given as text, the one key offered (before ``key_file``); never shown.
+        key_passphrase: the passphrase of ``key_text``, if it has one; never shown.
+        host_keys_text: the server's host keys given as text, the only ones trusted (before the files).
+        origin: where the keys given as text came from, for messages.
     """
 
     key_file: str | None = None
     known_hosts: str | None = None
+    key_text: str | None = field(default=None, repr=False)
+    key_passphrase: str | None = field(default=None, repr=False)
+    host_keys_text: str | None = None
+    origin: str = "given explicitly"
 
     @classmethod
     def from_environment(cls, key_file: str | None = None, known_hosts: str | None = None) -> Credentials:
@@ -132,6 +142,23 @@ class Credentials:
             key_file or os.environ.get(KEY_ENV) or None,
             known_hosts or os.environ.get(KNOWN_HOSTS_ENV) or None,
         )
+
+    def host_keys_for(self, location: SftpLocation) -> paramiko.HostKeys:
+        """Return the host keys to check ``location``'s server against: those given as text, else the
+        known_hosts files'.
+
+        Raises:
+            ConfigurationError: the keys given as text are malformed, or a file cannot be read.
+        """
+        if self.host_keys_text is not None:
+            return host_keys_from_text(self.host_keys_text, location.known_hosts_name, self.origin)
+        return _load_known_hosts(self.known_hosts_files())
+
+    def where_host_keys_are(self) -> str:
+        """Return where the trusted host keys come from, for messages."""
+        if self.host_keys_text is not None:
+            return f"the host key {self.origin}"
+        return " or ".join(str(path) for path in self.known_hosts_files())
 
     def known_hosts_files(self) -> list[Path]:
         """Return the known_hosts files to read: the explicit one, else the user's and the system's."""
@@ -181,7 +208,7 @@ def prefer_known_key_types(
     transport: paramiko.Transport, location: SftpLocation, credentials: Credentials
 ) -> None:
     """Ask the server first for the host key types known_hosts holds for it, as OpenSSH does."""
-    known = _load_known_hosts(credentials.known_hosts_files()).lookup(location.known_hosts_name)
+    known = credentials.host_keys_for(location).lookup(location.known_hosts_name)
     if not known:
         return
     options = transport.get_security_options()
@@ -197,15 +224,16 @@ def check_host_key(location: SftpLocation, key: paramiko.PKey, credentials: Cred
         HostKeyError: the key is unknown (the message gives its fingerprint and how to add it), or
             known_hosts holds another key of the same type for this host (it changed: an alarm).
     """
-    files = credentials.known_hosts_files()
-    host_keys = _load_known_hosts(files)
+    host_keys = credentials.host_keys_for(location)
     name = location.known_hosts_name
     if host_keys.check(name, key):
         return
     shown = fingerprint(key)
     key_type = key.get_name()
-    where = " or ".join(str(path) for path in files)
+    where = credentials.where_host_keys_are()
     known = host_keys.lookup(name)
+    if credentials.host_keys_text is not None:
+        raise _not_the_given_host_key(name, key_type, shown, where, known is not None and key_type in known)
     if known is not None and key_type in known:
         raise HostKeyError(
             f"WARNING: the host key of {name} has CHANGED: it is now {key_type} {shown}, "
@@ -224,6 +252,22 @@ def check_host_key(location: SftpLocation, key: paramiko.PKey, credentials: Cred
         f"and {where} has no entry for it; it is never accepted without checking",
         f"check that fingerprint with the server's administrator (ssh-keygen -lf on the server's host key), "
         f"then add it: ssh-keyscan {port}-t {key_type} {location.host} >> {target}",
+    )
+
+
+def _not_the_given_host_key(name: str, key_type: str, shown: str, where: str, changed: bool) -> HostKeyError:
+    """Return the error for a server whose host key is not the one given as text."""
+    return HostKeyError(
+        f"{'WARNING: ' if changed else ''}the host key of {name} is not {where}: the server offers "
+        f"{key_type} {shown}. "
+        + (
+            "Someone may be intercepting the connection, or the server's key was replaced. "
+            if changed
+            else ""
+        )
+        + "Nothing was sent.",
+        "check that fingerprint with the server's administrator (ssh-keygen -lf on the server's host key); "
+        "only if it is right, give that key as the repository's host key",
     )
 
 
@@ -264,6 +308,9 @@ def authenticate(transport: paramiko.Transport, location: SftpLocation, credenti
         ConfigurationError: no key could be offered (none found, or every one is locked by a passphrase).
         AuthenticationFailed: the server refused every key offered.
     """
+    if credentials.key_text is not None:
+        _authenticate_with_given_key(transport, location, credentials)
+        return
     explicit = credentials.key_file is not None
     offered: list[str] = []
     locked: list[Path] = []
@@ -289,6 +336,28 @@ def authenticate(transport: paramiko.Transport, location: SftpLocation, credenti
         f"add the matching public key (such as {offered[-1]}.pub) to ~{location.user}/.ssh/authorized_keys "
         f"on the server, or name the right key with {KEY_ENV} / --sftp-key",
     )
+
+
+def _authenticate_with_given_key(
+    transport: paramiko.Transport, location: SftpLocation, credentials: Credentials
+) -> None:
+    """Log in with the private key given as text, the only one offered.
+
+    Raises:
+        ConfigurationError: the key cannot be read (or its passphrase is missing or wrong).
+        AuthenticationFailed: the server refused it.
+    """
+    assert credentials.key_text is not None
+    key = private_key_from_text(credentials.key_text, credentials.key_passphrase, credentials.origin)
+    try:
+        transport.auth_publickey(location.user, key)
+    except paramiko.AuthenticationException:
+        raise AuthenticationFailed(
+            f"{location.user}@{location.known_hosts_name} refused the SSH key {credentials.origin} "
+            f"({key.get_name()} {fingerprint(key)})",
+            f"add its public key to ~{location.user}/.ssh/authorized_keys on the server, "
+            "or give the key that the server accepts",
+        ) from None
 
 
 def _no_usable_key(locked: list[Path], explicit: bool) -> ConfigurationError:

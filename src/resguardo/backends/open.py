@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from resguardo.backends.base import Storage
+from resguardo.backends.credentials import StorageCredentials
 from resguardo.backends.local import LocalStorage
 from resguardo.core.errors import ConfigurationError
 
@@ -20,6 +21,7 @@ def open_storage(
     s3_path_style: bool | None = None,
     sftp_key: str | None = None,
     sftp_known_hosts: str | None = None,
+    credentials: StorageCredentials | None = None,
 ) -> Storage:
     """Return the Storage for ``location``: a directory path, ``local:PATH``, ``sftp://...`` or
     ``s3://BUCKET/PREFIX``.
@@ -34,6 +36,8 @@ def open_storage(
             the ssh-agent and the usual keys of ``~/.ssh``).
         sftp_known_hosts: for ``sftp://``, the known_hosts file (else ``RESGUARDO_SFTP_KNOWN_HOSTS``,
             then ``~/.ssh/known_hosts``).
+        credentials: keys given in memory: S3 keys for ``s3://``, a private key and host keys for
+            ``sftp://`` (each replaces the lookup above when set); never logged or shown.
 
     Raises:
         ConfigurationError: the location is empty, malformed, or names a scheme this version does not support.
@@ -44,11 +48,11 @@ def open_storage(
         return LocalStorage(location.removeprefix("local:"))
     scheme, separator, _rest = location.partition("://")
     if separator and scheme == "s3":
-        return _open_s3(location, s3_endpoint, s3_path_style)
+        return _open_s3(location, s3_endpoint, s3_path_style, credentials)
     if separator and scheme == "sftp":
         from resguardo.backends.sftp import SftpStorage
 
-        return SftpStorage(location, key_file=sftp_key, known_hosts=sftp_known_hosts)
+        return SftpStorage(location, key_file=sftp_key, known_hosts=sftp_known_hosts, given=credentials)
     if separator:
         raise ConfigurationError(
             f"repository scheme {scheme!r} is not supported in {location!r}", f"use {SUPPORTED}"
@@ -56,7 +60,9 @@ def open_storage(
     return LocalStorage(location)
 
 
-def _open_s3(location: str, endpoint: str | None, path_style: bool | None) -> Storage:
+def _open_s3(
+    location: str, endpoint: str | None, path_style: bool | None, credentials: StorageCredentials | None
+) -> Storage:
     from resguardo.backends.s3 import S3Storage, parse_location
 
     bucket, prefix = parse_location(location)
@@ -67,4 +73,5 @@ def _open_s3(location: str, endpoint: str | None, path_style: bool | None) -> St
         prefix,
         endpoint_url=endpoint or os.environ.get(S3_ENDPOINT_ENV) or None,
         path_style=path_style,
+        given=credentials,
     )

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from resguardo.backends._s3_errors import describe_error, error_code, missing_bucket
 from resguardo.backends.base import StoredObject
+from resguardo.backends.credentials import StorageCredentials
 from resguardo.clock import SYSTEM_CLOCK
 from resguardo.core.errors import ConfigurationError, ObjectNotFound, ObjectRetained, StorageError
 
@@ -89,6 +90,7 @@ class S3Storage:
         pool_connections: connections kept open to the server (one per thread that uses the storage).
         connect_timeout: seconds to wait for a connection.
         read_timeout: seconds to wait for a response's next bytes.
+        given: explicit S3 keys (in memory), used instead of botocore's chain when both are set.
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class S3Storage:
         pool_connections: int = 16,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        given: StorageCredentials | None = None,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -117,6 +120,7 @@ class S3Storage:
         self.pool_connections = pool_connections
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.given = given if given is not None and given.has_s3_keys else None
         self.object_lock: tuple[str, int] | None = None
         """(mode, days) of the retention given to new objects, once enabled."""
         self._client: Any = None
@@ -195,7 +199,13 @@ class S3Storage:
             response_checksum_validation="when_required",
         )
         try:
-            session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            keys = {}
+            if self.given is not None:
+                keys = {
+                    "aws_access_key_id": self.given.s3_access_key_id,
+                    "aws_secret_access_key": self.given.s3_secret_access_key,
+                }
+            session = boto3.session.Session(profile_name=self.profile, region_name=self.region, **keys)
             return session.client("s3", endpoint_url=self.endpoint_url, config=config)
         except (BotoCoreError, ValueError) as error:
             raise describe_error(error, "connect to", self.bucket, self.prefix) from None
@@ -210,7 +220,13 @@ class S3Storage:
             raise self._describe(error, operation, name) from None
 
     def _describe(self, error: Exception, operation: str, name: str) -> StorageError | ConfigurationError:
-        described = describe_error(error, operation, self.bucket, self.key(name) if name else self.prefix)
+        described = describe_error(
+            error,
+            operation,
+            self.bucket,
+            self.key(name) if name else self.prefix,
+            keys_origin=self.given.origin if self.given is not None else None,
+        )
         assert isinstance(described, StorageError | ConfigurationError)
         return described
 

@@ -38,6 +38,7 @@ from resguardo.backends._sftp_pool import ConnectionLost, Pool, Session, describ
 from resguardo.backends._sftp_read import read_range
 from resguardo.backends._sftp_write import TEMPORARY_PREFIX, ReplaceRefused, Writer
 from resguardo.backends.base import StoredObject
+from resguardo.backends.credentials import StorageCredentials
 from resguardo.backends.retry import RetryPolicy, call_with_retries
 from resguardo.core.errors import ConfigurationError, ObjectNotFound, ResguardoError, StorageError
 
@@ -50,6 +51,23 @@ Result = TypeVar("Result")
 __all__ = ["AuthenticationFailed", "HostKeyError", "SftpStorage"]
 
 
+def _credentials(
+    key_file: str | None, known_hosts: str | None, given: StorageCredentials | None
+) -> Credentials:
+    """Return the keys to offer and trust: those ``given`` in memory first, then files and variables."""
+    from_files = Credentials.from_environment(key_file, known_hosts)
+    if given is None:
+        return from_files
+    return Credentials(
+        key_file=from_files.key_file,
+        known_hosts=from_files.known_hosts,
+        key_text=given.ssh_private_key,
+        key_passphrase=given.ssh_key_passphrase,
+        host_keys_text=given.ssh_host_keys,
+        origin=given.origin,
+    )
+
+
 class SftpStorage:
     """Objects kept as files under a folder of an SFTP server.
 
@@ -59,6 +77,8 @@ class SftpStorage:
             and the usual keys of ``~/.ssh``.
         known_hosts: the known_hosts file; None uses ``RESGUARDO_SFTP_KNOWN_HOSTS``, else
             ``~/.ssh/known_hosts``.
+        given: a private key and host keys given in memory (their SSH fields), which take the place
+            of ``key_file`` and ``known_hosts`` respectively when set.
         connections: how many connections may be open at once.
         retry: how often and how patiently to retry after a connection failed.
         timeout: seconds a connection may stay silent before it counts as dropped.
@@ -74,6 +94,7 @@ class SftpStorage:
         *,
         key_file: str | None = None,
         known_hosts: str | None = None,
+        given: StorageCredentials | None = None,
         connections: int = DEFAULT_CONNECTIONS,
         retry: RetryPolicy | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -82,7 +103,7 @@ class SftpStorage:
         if connections < 1:
             raise ConfigurationError(f"an SFTP storage needs at least one connection, not {connections}")
         self.address = location if isinstance(location, SftpLocation) else parse_location(location)
-        self.credentials = Credentials.from_environment(key_file, known_hosts)
+        self.credentials = _credentials(key_file, known_hosts, given)
         self.connections = connections
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = timeout

@@ -31,7 +31,17 @@ PasswordFileOption = Annotated[
     str | None,
     typer.Option("--password-file", metavar="FILE", help="File holding the repository's passphrase."),
 ]
-FIELDS = ("id", "name", "url", "notes", "passphrase", "secrets_set")
+RunLimitOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-concurrent-runs",
+        metavar="N",
+        min=1,
+        max=64,
+        help="Runs that may write to it at once (default 2).",
+    ),
+]
+FIELDS = ("id", "name", "url", "notes", "max_concurrent_runs", "passphrase", "secrets_set")
 
 
 def find_repository(session: Session, name: str) -> Repository:
@@ -53,6 +63,7 @@ def repository_document(repository: Repository) -> dict[str, Any]:
         "url": repository.url,
         "options": repository.options,
         "notes": repository.notes,
+        "max_concurrent_runs": repository.max_concurrent_runs,
         "passphrase": "set" if SecretName.PASSPHRASE in names else "not set",
         "secrets_set": sorted(name.value for name in names),
     }
@@ -101,6 +112,7 @@ def repository_add(
     url: Annotated[str, typer.Option("--url", help="Location: /PATH, local:PATH, sftp://... or s3://...")],
     password_file: PasswordFileOption = None,
     notes: NotesOption = None,
+    max_concurrent_runs: RunLimitOption = None,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -112,6 +124,7 @@ def repository_add(
     """
     from resguardo.catalog import queries
     from resguardo.catalog.enums import SecretName
+    from resguardo.catalog.models.inventory import DEFAULT_MAX_CONCURRENT_RUNS
     from resguardo.clock import SYSTEM_CLOCK
 
     passphrase = read_secret(password_file, "repository passphrase")
@@ -126,6 +139,7 @@ def repository_add(
             now=now,
             notes=notes or "",
             secrets={SecretName.PASSPHRASE: passphrase},
+            max_concurrent_runs=max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS,
         )
         session.refresh(repository)
         after = _audit_snapshot(repository)
@@ -160,6 +174,7 @@ def repository_edit(
     new_name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="A new location.")] = None,
     notes: NotesOption = None,
+    max_concurrent_runs: RunLimitOption = None,
     password_file: PasswordFileOption = None,
     change_passphrase: Annotated[
         bool, typer.Option("--change-passphrase", help="Ask for a new passphrase (or read --password-file).")
@@ -179,7 +194,12 @@ def repository_edit(
 
     changes = {
         field: value
-        for field, value in (("name", new_name), ("url", url), ("notes", notes))
+        for field, value in (
+            ("name", new_name),
+            ("url", url),
+            ("notes", notes),
+            ("max_concurrent_runs", max_concurrent_runs),
+        )
         if value is not None
     }
     passphrase = (

@@ -1,11 +1,12 @@
 """The use case that runs one backup of a job: source → engine → repository, recorded in the catalog.
 
 :func:`run_backup` takes a run a worker has claimed, reads its job, client and repository from the
-catalog (revealing the repository's passphrase through the catalog's secret API, never logging it),
-opens the repository (creating it on first use), runs the engine's backup in-process, and finishes the
-run: succeeded, partial (some files could not be read; the snapshot was saved without them) or failed
-(with the error). Progress (bytes, files) goes to the caller's ``reporter``, which may raise
-:class:`RunStopped` to stop the backup (a cancelled run, or one the worker lost).
+catalog (revealing the repository's passphrase and storage credentials through the catalog's secret
+API, in memory only, never logging them), opens the repository (creating it on first use), runs the
+engine's backup in-process, and finishes the run: succeeded, partial (some files could not be read;
+the snapshot was saved without them) or failed (with the error). Progress (bytes, files) goes to the
+caller's ``reporter``, which may raise :class:`RunStopped` to stop the backup (a cancelled run, or one
+the worker lost).
 """
 
 from __future__ import annotations
@@ -217,8 +218,9 @@ def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
         context.clock.now(),
         kdf=context.kdf,
         cache_directory=context.cache_directory,
-    ) as (repository, created):
-        log.add(("created" if created else "opened") + f" repository {job.repository.name!r}")
+    ) as (repository, created, credentials_note):
+        verb = "created" if created else "opened"
+        log.add(f"{verb} repository {job.repository.name!r} with {credentials_note}")
         log.add(f"backing up {', '.join(paths)}")
         with locked(repository):
             result = backup(repository, paths, options, on_event)

@@ -12,39 +12,31 @@ from resguardo.backends.base import Storage
 from resguardo.backends.open import open_storage
 from resguardo.catalog import SecretKey, SecretName, queries
 from resguardo.catalog.models import Repository as RepositoryRecord
-from resguardo.core.errors import ConfigurationError, RepositoryNotFound
+from resguardo.core.errors import RepositoryNotFound
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.repository import CONFIG_NAME, Repository
-
-CREDENTIAL_SECRETS = (
-    SecretName.S3_ACCESS_KEY_ID,
-    SecretName.S3_SECRET_ACCESS_KEY,
-    SecretName.SSH_PRIVATE_KEY,
-    SecretName.SSH_PASSWORD,
-)
+from resguardo.services.storage_credentials import credentials_used, storage_credentials
 
 
-def _storage_of(record: RepositoryRecord) -> Storage:
-    """Return the Storage of a catalog repository (settings from its non-secret options).
+def _storage_of(session: Session, secret_key: SecretKey, record: RepositoryRecord) -> tuple[Storage, str]:
+    """Return the Storage of a catalog repository, with its settings from its non-secret options and
+    its credentials revealed from the catalog (or the worker's own when it holds none), and which
+    credentials those are (names, for the run's log).
 
     Raises:
-        ConfigurationError: the location is not supported, or storage credentials are set in the
-            catalog (this version reaches SFTP and S3 with the worker's own credentials only).
+        ConfigurationError: the location is not supported, or the credentials do not fit it.
+        SecretKeyError: the catalog key does not open the credentials.
     """
-    held = sorted(str(name) for name in record.secret_names if name in CREDENTIAL_SECRETS)
-    if held:
-        raise ConfigurationError(
-            f"repository {record.name!r} has storage credentials in the catalog ({', '.join(held)}), "
-            "which workers do not use yet",
-            "remove them and give the worker its own credentials (ssh-agent, AWS profile or environment)",
-        )
     options = record.options or {}
-    return open_storage(
+    credentials = storage_credentials(session, secret_key, record)
+    storage = open_storage(
         record.url,
         s3_endpoint=options.get("s3_endpoint"),
         s3_path_style=options.get("s3_path_style"),
         sftp_known_hosts=options.get("known_hosts"),
+        credentials=credentials,
     )
+    return storage, credentials_used(credentials)
 
 
 @contextmanager
@@ -56,25 +48,26 @@ def opened_repository(
     *,
     kdf: KdfParameters | None = None,
     cache_directory: str | None = None,
-) -> Iterator[tuple[Repository, bool]]:
+) -> Iterator[tuple[Repository, bool, str]]:
     """Open a catalog repository with its sealed passphrase; create it if the service never did.
 
     A repository the catalog records as initialized (``initialized_at``) that is missing from its
     storage is an error, not a reason to create an empty one: the data went somewhere.
 
     Yields:
-        The open repository, and True when this call created it (``initialized_at`` is then set and
-        committed).
+        The open repository; True when this call created it (``initialized_at`` is then set and
+        committed); which credentials reached its storage (names, never values: for the run's log).
 
     Raises:
         NotFound: the repository or its passphrase is missing from the catalog.
         SecretKeyError: the catalog key does not open the passphrase.
         RepositoryNotFound: the repository was created before but is gone from its storage.
+        ConfigurationError: the storage credentials do not fit the storage, or cannot be read.
         ConfigurationError, WrongPassphrase, StorageError: as the engine raises them.
     """
     record = queries.get_repository(session, repository_id)
     passphrase = queries.reveal_secret(session, secret_key, repository_id, SecretName.PASSPHRASE).encode()
-    storage = _storage_of(record)
+    storage, credentials_note = _storage_of(session, secret_key, record)
     session.commit()  # end the read transaction: the backup that follows may take hours
     try:
         created = False
@@ -92,6 +85,6 @@ def opened_repository(
             session.commit()
             created = True
         del passphrase
-        yield repository, created
+        yield repository, created, credentials_note
     finally:
         storage.close()

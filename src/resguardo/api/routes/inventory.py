@@ -25,6 +25,7 @@ from resguardo.api.routes._common import (
 )
 from resguardo.catalog.enums import SecretName, Transport
 from resguardo.catalog.models import Client, Repository
+from resguardo.catalog.models.inventory import DEFAULT_MAX_CONCURRENT_RUNS, MAX_CONCURRENT_RUNS_LIMIT
 from resguardo.catalog.queries import (
     create_client,
     create_repository,
@@ -49,7 +50,8 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Location = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^(sftp://|s3://|local:|/)[^\x00]*$")]
 SecretValue = Annotated[SecretStr, Field(min_length=1, max_length=16_384)]
 CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes")
-REPOSITORY_FIELDS = ("name", "url", "options", "notes")
+REPOSITORY_FIELDS = ("max_concurrent_runs", "name", "url", "options", "notes")
+RunLimit = Annotated[int, Field(ge=1, le=MAX_CONCURRENT_RUNS_LIMIT, strict=True)]
 assert REPOSITORY_SCHEMES  # the pattern of Location spells the same schemes
 
 
@@ -166,6 +168,7 @@ class RepositoryCreate(Input):
     url: Location
     options: dict[str, str | int | bool | None] = Field(default_factory=dict, max_length=50)
     notes: Text = ""
+    max_concurrent_runs: RunLimit = DEFAULT_MAX_CONCURRENT_RUNS
     secrets: dict[SecretName, SecretValue] = Field(default_factory=dict)
 
 
@@ -176,6 +179,7 @@ class RepositoryUpdate(Input):
     url: Location | None = None
     options: dict[str, str | int | bool | None] | None = Field(default=None, max_length=50)
     notes: Text | None = None
+    max_concurrent_runs: RunLimit | None = None
     secrets: dict[SecretName, SecretValue] = Field(default_factory=dict)
     remove_secrets: list[SecretName] = Field(default_factory=list, max_length=len(SecretName))
 
@@ -189,6 +193,7 @@ def repository_json(repository: Repository) -> dict[str, Any]:
         "url": repository.url,
         "options": repository.options,
         "notes": repository.notes,
+        "max_concurrent_runs": repository.max_concurrent_runs,
         "has_passphrase": SecretName.PASSPHRASE in names,
         "secrets_set": sorted(name.value for name in names),
         "created_at": repository.created_at.isoformat(),
@@ -234,6 +239,7 @@ def repositories_create(
             url=body.url,
             options=body.options,
             notes=body.notes,
+            max_concurrent_runs=body.max_concurrent_runs,
             secrets=secrets,
             now=now_of(request),
         )

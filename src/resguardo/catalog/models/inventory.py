@@ -13,6 +13,10 @@ from resguardo.catalog.enums import SecretName, Transport
 from resguardo.catalog.models.base import Base, Timestamps
 from resguardo.catalog.models.people import NAME_LENGTH
 
+DEFAULT_MAX_CONCURRENT_RUNS = 2
+MAX_CONCURRENT_RUNS_LIMIT = 64
+"""The most runs one repository may be given at once."""
+
 
 class Client(Timestamps, Base):
     """A client server whose data is backed up, and how the service reaches it."""
@@ -35,6 +39,8 @@ class Repository(Timestamps, Base):
     ``options`` holds settings that are not secret (an S3 endpoint, a region, a known_hosts file);
     passphrases and credentials live sealed in :class:`RepositorySecret`. ``initialized_at`` says when
     the service created the repository in its storage (None: not yet, or created outside the service).
+    ``max_concurrent_runs`` caps how many runs may back up into it at once (the claim of a run holds
+    back one more; see :func:`resguardo.catalog.queries.claim_next_run`).
     """
 
     __tablename__ = "repositories"
@@ -45,6 +51,9 @@ class Repository(Timestamps, Base):
     options: Mapped[dict[str, Any]] = mapped_column(JsonText, default=dict)
     notes: Mapped[str] = mapped_column(Text, default="")
     initialized_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    max_concurrent_runs: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_MAX_CONCURRENT_RUNS, server_default=str(DEFAULT_MAX_CONCURRENT_RUNS)
+    )
 
     secrets: Mapped[list[RepositorySecret]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="RepositorySecret.name"

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from resguardo.catalog.enums import SecretName, Transport
 from resguardo.catalog.models import Client, Job, Repository, RepositorySecret
+from resguardo.catalog.models.inventory import DEFAULT_MAX_CONCURRENT_RUNS, MAX_CONCURRENT_RUNS_LIMIT
 from resguardo.catalog.queries._common import (
     DEFAULT_PAGE_SIZE,
     Page,
@@ -31,7 +32,7 @@ from resguardo.catalog.secrets import SecretKey
 from resguardo.core.errors import Conflict, NotFound, SecretKeyError, UsageError
 
 CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes")
-REPOSITORY_FIELDS = ("name", "url", "options", "notes")
+REPOSITORY_FIELDS = ("name", "url", "options", "notes", "max_concurrent_runs")
 REPOSITORY_SCHEMES = ("sftp://", "s3://", "local:", "/")
 
 
@@ -145,6 +146,16 @@ def _check_url(url: str) -> None:
         )
 
 
+def _check_run_limit(value: object) -> None:
+    """Raises UsageError when ``value`` is not a whole number from 1 to MAX_CONCURRENT_RUNS_LIMIT."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENT_RUNS_LIMIT:
+        raise UsageError(
+            f"max_concurrent_runs of a repository must be a whole number from 1 to "
+            f"{MAX_CONCURRENT_RUNS_LIMIT}, not {value!r}",
+            "give how many runs may back up into the repository at once (2 by default)",
+        )
+
+
 def create_repository(
     session: Session,
     key: SecretKey,
@@ -155,17 +166,27 @@ def create_repository(
     options: Mapping[str, Any] | None = None,
     notes: str = "",
     secrets: Mapping[SecretName | str, str] | None = None,
+    max_concurrent_runs: int = DEFAULT_MAX_CONCURRENT_RUNS,
 ) -> Repository:
     """Add a repository and seal its ``secrets`` (by :class:`SecretName`); return it.
 
+    ``max_concurrent_runs`` (1 to 64) caps the runs backing up into it at once.
+
     Raises:
         Conflict: the name is taken.
-        UsageError: the name is empty, the location is not one Resguardo can open, or a secret's name
-            is unknown.
+        UsageError: the name is empty, the location is not one Resguardo can open, a secret's name
+            is unknown, or ``max_concurrent_runs`` is out of range.
     """
     ensure_name_free(session, Repository, Repository.name, name, "repository")
     _check_url(url)
-    repository = Repository(name=name, url=url, options=dict(options or {}), notes=notes)
+    _check_run_limit(max_concurrent_runs)
+    repository = Repository(
+        name=name,
+        url=url,
+        options=dict(options or {}),
+        notes=notes,
+        max_concurrent_runs=max_concurrent_runs,
+    )
     touch(repository, now, created=True)
     session.add(repository)
     flush_or_conflict(session, "repository", name)
@@ -206,6 +227,8 @@ def update_repository(
         )
     if "url" in changes:
         _check_url(changes["url"])
+    if "max_concurrent_runs" in changes:
+        _check_run_limit(changes["max_concurrent_runs"])
     apply_changes(repository, changes, REPOSITORY_FIELDS, "repository")
     touch(repository, now)
     flush_or_conflict(session, "repository", repository.name)

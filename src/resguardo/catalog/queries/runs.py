@@ -3,14 +3,21 @@ recover the runs of workers that died (R10, R11).
 
 The claim works with several workers on several hosts:
 
-* on PostgreSQL, ``SELECT ... FOR UPDATE SKIP LOCKED`` picks a queued run no other claim holds, and an
-  UPDATE marks it running;
+* on PostgreSQL, ``SELECT ... FOR UPDATE SKIP LOCKED`` picks a queued run no other claim holds, the
+  claim locks the row of the run's repository (``FOR NO KEY UPDATE``, which still lets jobs refer to
+  it), and an UPDATE marks the run running;
 * on SQLite, a conditional ``UPDATE ... WHERE id = ? AND state = 'queued'`` succeeds for one claimer
   only (checked by its row count); SQLite serializes writers, the busy timeout makes them wait.
 
 On both, a unique partial index allows one running run per job; a claim that would break it moves on
-to the next candidate. :func:`claim_next_run` commits (a claim must be visible before the work starts);
-the other functions flush and leave the commit to the caller.
+to the next candidate. A repository takes at most ``max_concurrent_runs`` running runs: the UPDATE
+that marks a run running counts the repository's running runs in its own WHERE clause. On SQLite that
+statement is one write transaction, which no other writer can interleave with; on PostgreSQL the lock
+on the repository row, taken before the UPDATE, makes the claims of one repository take turns, and the
+UPDATE (a new statement, so a new snapshot under READ COMMITTED) sees every claim committed before.
+A run held back by the limit stays queued; the candidates are chosen among repositories with room, so
+runs of other repositories are claimed past it. :func:`claim_next_run` commits (a claim must be visible
+before the work starts); the other functions flush and leave the commit to the caller.
 """
 
 from __future__ import annotations
@@ -18,12 +25,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, exists, select, update
+from sqlalchemy import CursorResult, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, defer
 
 from resguardo.catalog.enums import RunState, RunTrigger
-from resguardo.catalog.models import Job, Run
+from resguardo.catalog.models import Job, Repository, Run
 from resguardo.catalog.queries._common import DEFAULT_PAGE_SIZE, Page, get_or_raise, paginate
 from resguardo.catalog.queries.failures import close_failures, open_failure
 from resguardo.core.errors import Conflict, UsageError
@@ -94,23 +101,56 @@ def list_runs(
     return paginate(session, statement, offset, limit)
 
 
+def _repository_has_room(repository_id: Any) -> Any:
+    """Return the condition "the repository ``repository_id`` has fewer running runs than its limit".
+
+    ``repository_id`` is a column or a value; the count looks at the runs of every job of the repository.
+    """
+    running = aliased(Run)
+    running_job = aliased(Job)
+    running_count = (
+        select(func.count())
+        .select_from(running)
+        .join(running_job, running_job.id == running.job_id)
+        .where(running_job.repository_id == repository_id, running.state == RunState.RUNNING)
+        .scalar_subquery()
+    )
+    limit = select(Repository.max_concurrent_runs).where(Repository.id == repository_id).scalar_subquery()
+    return running_count < limit
+
+
 def _claimable(now: datetime) -> Any:
-    """Return the SELECT of queued, due runs whose job has no running run, oldest first."""
+    """Return the SELECT of queued, due runs (ID and repository ID) whose job has no running run and
+    whose repository has room, oldest first."""
     running = aliased(Run)
     job_busy = exists().where(running.job_id == Run.job_id, running.state == RunState.RUNNING)
     return (
-        select(Run.id)
-        .where(Run.state == RunState.QUEUED, Run.not_before <= now, ~job_busy)
+        select(Run.id, Job.repository_id)
+        .join(Job, Job.id == Run.job_id)
+        .where(
+            Run.state == RunState.QUEUED,
+            Run.not_before <= now,
+            ~job_busy,
+            _repository_has_room(Job.repository_id),
+        )
         .order_by(Run.not_before, Run.id)
     )
 
 
-def _mark_running(session: Session, run_id: int, worker_id: str, now: datetime) -> bool:
-    """Make a queued run running on ``worker_id``; return False if it was not queued any more or its
-    job has a running run already (the transaction is then rolled back)."""
+def _lock_repository(session: Session, repository_id: int) -> None:
+    """On PostgreSQL, lock the repository's row until the transaction ends, so that the claims of one
+    repository take turns (``FOR NO KEY UPDATE``: jobs may still be added that refer to it)."""
+    statement = select(Repository.id).where(Repository.id == repository_id)
+    session.execute(statement.with_for_update(key_share=True))
+
+
+def _mark_running(session: Session, run_id: int, repository_id: int, worker_id: str, now: datetime) -> bool:
+    """Make a queued run running on ``worker_id``; return False if it was not queued any more, its job
+    has a running run already, or its repository is at its limit (the transaction is then rolled back).
+    """
     statement = (
         update(Run)
-        .where(Run.id == run_id, Run.state == RunState.QUEUED)
+        .where(Run.id == run_id, Run.state == RunState.QUEUED, _repository_has_room(repository_id))
         .values(state=RunState.RUNNING, worker_id=worker_id, started_at=now, heartbeat_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -128,9 +168,10 @@ def _mark_running(session: Session, run_id: int, worker_id: str, now: datetime) 
 def claim_next_run(session: Session, worker_id: str, now: datetime) -> Run | None:
     """Claim the oldest due queued run for ``worker_id`` and commit; return it, or None if none is free.
 
-    Two workers never get the same run, and a job never has two running runs. The claim is a
-    transaction of its own: it ends the session's transaction (a commit when it claims, a rollback
-    otherwise), so give it a session with no pending work, as a worker's is.
+    Two workers never get the same run, a job never has two running runs, and a repository never has
+    more running runs than its ``max_concurrent_runs``. The claim is a transaction of its own: it ends
+    the session's transaction (a commit when it claims, a rollback otherwise), so give it a session
+    with no pending work, as a worker's is.
 
     Raises:
         UsageError: an empty worker ID.
@@ -143,12 +184,14 @@ def claim_next_run(session: Session, worker_id: str, now: datetime) -> Run | Non
             statement = _claimable(now).limit(1).with_for_update(skip_locked=True, of=Run)
         else:
             statement = _claimable(now).limit(CLAIM_CANDIDATES)
-        candidates = list(session.scalars(statement))
+        candidates = [(row[0], row[1]) for row in session.execute(statement)]
         if not candidates:
             session.rollback()
             return None
-        for run_id in candidates:
-            if _mark_running(session, run_id, worker_id, now):
+        for run_id, repository_id in candidates:
+            if postgresql:
+                _lock_repository(session, repository_id)
+            if _mark_running(session, run_id, repository_id, worker_id, now):
                 session.commit()
                 return session.get(Run, run_id, populate_existing=True)
     session.rollback()

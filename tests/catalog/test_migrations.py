@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from resguardo.catalog import upgrade
-from resguardo.catalog.migrate import current_revision, head_revision
+from resguardo.catalog.enums import RunTrigger
+from resguardo.catalog.migrate import alembic_config, current_revision, head_revision
 from resguardo.catalog.models import Base, Category
+from resguardo.catalog.queries import enqueue_run
 from resguardo.schedules import (
     DailyRule,
     IntervalRule,
@@ -19,6 +22,7 @@ from resguardo.schedules import (
     checked_schedule_document,
     schedule_from_dict,
 )
+from tests.catalog.conftest import NOW, Inventory
 
 
 def test_migrations_build_exactly_the_schema_of_the_models(engine: Engine) -> None:
@@ -64,3 +68,20 @@ def test_schema_comparison_sees_an_index_the_database_lacks(engine: Engine) -> N
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert [difference[0] for difference in differences] == ["add_index"]
+
+
+def test_a_catalog_with_jobs_and_runs_downgrades_to_the_first_revision_and_back(
+    engine: Engine, session: Session, inventory: Inventory, catalog_url: str
+) -> None:
+    job = inventory.job(session, "nightly")
+    enqueue_run(session, job.id, trigger=RunTrigger.MANUAL, now=NOW)
+    session.commit()
+    session.close()
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    assert current_revision(engine) == "0001"
+    assert upgrade(catalog_url) == head_revision()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM runs").scalar() == 1

@@ -39,15 +39,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Remove them again."""
-    with op.batch_alter_table("repositories") as batch:
-        batch.drop_column("initialized_at")
+    """Remove them again, with plain ``DROP COLUMN`` (SQLite has it since 3.35): copying a table, as batch
+    mode does, would drop a table that other rows refer to, which SQLite's foreign key checks refuse."""
+    op.drop_column("repositories", "initialized_at")
     op.drop_index("uq_runs_job_id_schedule_slot", table_name="runs")
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("schedule_slot")
-        batch.drop_column("scheduled_for")
-    with op.batch_alter_table("jobs") as batch:
-        batch.drop_column("plan_version")
-        batch.drop_column("run_now_requested_at")
-        batch.drop_column("last_scheduled_slot")
-        batch.drop_column("schedule_since")
+    for column in ("schedule_slot", "scheduled_for"):
+        op.drop_column("runs", column)
+    for column in ("plan_version", "run_now_requested_at", "last_scheduled_slot", "schedule_since"):
+        op.drop_column("jobs", column)

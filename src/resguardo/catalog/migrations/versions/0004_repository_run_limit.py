@@ -32,6 +32,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Remove it again."""
-    with op.batch_alter_table("repositories") as batch:
-        batch.drop_column("max_concurrent_runs")
+    """Remove it again.
+
+    A plain ``DROP COLUMN`` (SQLite has it since 3.35): copying the table, as batch mode does, would
+    drop a table that jobs refer to, which SQLite's foreign key checks refuse.
+    """
+    op.drop_column("repositories", "max_concurrent_runs")

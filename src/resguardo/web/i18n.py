@@ -95,7 +95,7 @@ def negotiate(accept_language: str | None) -> str:
                 weight = float(parameters.strip()[2:])
             except ValueError:
                 weight = 0.0
-        if tag:
+        if tag and weight > 0:  # q=0: not acceptable
             wanted.append((weight, tag.strip()))
     for _weight, tag in sorted(wanted, key=lambda item: -item[0]):
         try:

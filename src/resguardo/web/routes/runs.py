@@ -35,7 +35,8 @@ def job_names(session: Session, job_ids: set[int]) -> dict[int, str]:
     """Return the names of the jobs ``job_ids`` (one query)."""
     if not job_ids:
         return {}
-    return dict(session.execute(select(Job.id, Job.name).where(Job.id.in_(job_ids))).tuples().all())
+    rows = session.execute(select(Job.id, Job.name).where(Job.id.in_(job_ids)))
+    return {job_id: name for job_id, name in rows}
 
 
 @router.get("/runs")
@@ -93,7 +94,8 @@ def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
     """Return the usernames of ``user_ids`` (one query)."""
     if not user_ids:
         return {}
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).tuples().all())
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
+    return {user_id: name for user_id, name in rows}
 
 
 @router.get("/failures")

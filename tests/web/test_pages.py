@@ -3,7 +3,6 @@ secrets never shown back, schedules from text, run now, a run's live fragment, t
 
 from __future__ import annotations
 
-
 from resguardo.catalog.enums import Language, Role, RunState, RunTrigger, SecretName, Transport
 from resguardo.catalog.models import FailureEntry, Job
 from resguardo.catalog.queries import (
@@ -187,7 +186,7 @@ def test_job_form_turns_schedule_text_and_window_into_the_catalogs_schedule(cons
         }
         assert job.source["paths"] == ["/srv/documents", "/srv/mail"] and job.max_retries == 2
     page = browser.get(made.headers["location"]).text
-    assert "every 60 days at 02:00" in page and "22:00–06:00" in page
+    assert "every 60 days at 02:00" in page and "22:00\u201306:00" in page
 
 
 def test_run_now_asks_the_scheduler_and_a_paused_job_is_refused(console: Console) -> None:

@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from resguardo.api.context import ApiContext
 from resguardo.api.errors import install_error_handlers
 from resguardo.api.ratelimit import LoginLimiter
-from resguardo.api.routes import audit, departments, inventory, operations, people, plans, runs, session
+from resguardo.api.routes import (
+    audit,
+    dashboard,
+    departments,
+    inventory,
+    operations,
+    people,
+    plans,
+    runs,
+    session,
+)
 from resguardo.api.settings import ApiSettings
 from resguardo.catalog import create_catalog_engine, session_factory
 
@@ -52,6 +62,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (operations, session, inventory, plans, runs, people, departments, audit):
+    for module in (operations, session, inventory, plans, runs, people, departments, audit, dashboard):
         app.include_router(module.router)
     return app

@@ -72,7 +72,12 @@ def _from_token(request: Request, session: Session, token: str) -> Principal:
     return Principal(user, "token")
 
 
-def _from_cookie(request: Request, session: Session, value: str) -> Principal:
+def session_principal(request: Request, session: Session, value: str) -> Principal:
+    """Return the user of the session cookie ``value``, without checking any CSRF token.
+
+    Raises:
+        ApiError: 401 when the session is forged, expired, or its user inactive or with a new password.
+    """
     context = context_of(request)
     claims = read_session(context.secret_key, value, context.now())
     if claims is None:
@@ -84,15 +89,26 @@ def _from_cookie(request: Request, session: Session, value: str) -> Principal:
         or not hmac.compare_digest(password_fingerprint(user.password_hash), claims.password_fingerprint)
     ):
         raise _unauthenticated("the session has ended; log in again")
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not hmac.compare_digest(sent.encode(), csrf_token(context.secret_key, value).encode()):
-            raise ApiError(
-                403,
-                f"a request made with the session cookie must carry its CSRF token in {CSRF_HEADER}",
-                {"header": CSRF_HEADER},
-            )
     return Principal(user, "session")
+
+
+def csrf_matches(request: Request, value: str, sent: str) -> bool:
+    """Return whether ``sent`` is the CSRF token of the session cookie ``value``."""
+    expected = csrf_token(context_of(request).secret_key, value)
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def _from_cookie(request: Request, session: Session, value: str) -> Principal:
+    principal = session_principal(request, session, value)
+    if request.method not in SAFE_METHODS and not csrf_matches(
+        request, value, request.headers.get(CSRF_HEADER, "")
+    ):
+        raise ApiError(
+            403,
+            f"a request made with the session cookie must carry its CSRF token in {CSRF_HEADER}",
+            {"header": CSRF_HEADER},
+        )
+    return principal
 
 
 def authenticated(request: Request, session: CatalogSession) -> Principal:

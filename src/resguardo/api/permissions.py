@@ -8,7 +8,7 @@ walks every endpoint with every role against this table.
 * the IT director plans (categories, jobs) and reads all registers;
 * operators configure clients, repositories and jobs, run and cancel runs, and analyse failures;
 * auditors read every register, the audit log included, and change nothing;
-* custodians see repositories, jobs and runs (the media they keep come from them);
+* custodians see repositories, jobs, runs and the dashboard (the media they keep come from them);
 * area directors see the categories and jobs (their department's requests come later);
 * requesters see the categories;
 * everyone with a role sees the departments (a request names one), and manages their own API tokens
@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "departments.write": frozenset({ADMIN}),
     "tokens.own": EVERYONE,
     "audit.read": frozenset({ADMIN, AUDITOR}),
+    "dashboard.read": READERS | {CUSTODIAN},
 }
 """Permission name -> the roles that hold it."""
 

@@ -1,8 +1,9 @@
 """``resguardo serve``: the whole service in one process, on an embedded SQLite catalog by default.
 
 On start it brings the catalog up to date (as ``db upgrade``), creates the secret key if missing, and on
-the first start an administrator and a default local repository. Then it serves the REST API, runs the
-scheduling loop and one worker (see :mod:`resguardo.cli.serve_runtime`) until SIGINT or SIGTERM.
+the first start an administrator and a default local repository. Then it serves the web console and the
+REST API, runs the scheduling loop and one worker (see :mod:`resguardo.cli.serve_runtime`) until SIGINT
+or SIGTERM.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def serve(
     ] = 8080,
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Run the service: the REST API, the scheduler and a worker, until Ctrl-C or SIGTERM.
+    """Run the service: the web console, the REST API, the scheduler and a worker, until Ctrl-C or SIGTERM.
 
     \f
     Raises:
@@ -103,7 +104,7 @@ def serve(
     """
     from sqlalchemy.exc import OperationalError
 
-    from resguardo.api import ApiSettings, create_app
+    from resguardo.api import ApiSettings
     from resguardo.catalog import create_catalog_engine, default_data_dir, load_secret_key, session_factory
     from resguardo.catalog import database_url as resolve_url
     from resguardo.catalog.migrate import upgrade_engine
@@ -117,6 +118,7 @@ def serve(
     )
     from resguardo.cli.session import cache_directory, testing_kdf
     from resguardo.jobs.worker import Worker, WorkerSettings
+    from resguardo.web import create_console_app
 
     del ctx
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=LOG_FORMAT, force=True)
@@ -139,7 +141,7 @@ def serve(
             sessions, WorkerSettings(secret_key=key, kdf=testing_kdf(), cache_directory=cache_directory())
         )
         background = start_background(sessions, worker)
-        serve_forever(create_app(settings), listener, background)
+        serve_forever(create_console_app(settings), listener, background)
     finally:
         listener.close()
         engine.dispose()

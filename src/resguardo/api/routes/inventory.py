@@ -201,7 +201,7 @@ def repository_json(repository: Repository) -> dict[str, Any]:
     }
 
 
-def _repository_audit(repository: Repository) -> dict[str, Any]:
+def repository_audit(repository: Repository) -> dict[str, Any]:
     """Return the audit snapshot of a repository: its fields and the names of its secrets."""
     return {**snapshot_of(repository), "secrets_set": sorted(name.value for name in repository.secret_names)}
 
@@ -244,7 +244,7 @@ def repositories_create(
             now=now_of(request),
         )
     session.refresh(repository)
-    after = _repository_audit(repository)
+    after = repository_audit(repository)
     audit(session, request, principal, "repository.create", "repository", repository.id, after=after)
     session.commit()
     return repository_json(repository)
@@ -270,7 +270,7 @@ def repositories_update(
 ) -> dict[str, Any]:
     """Change a repository; set or remove its secrets."""
     key = request.app.state.context.secret_key
-    before = _repository_audit(get_repository(session, repository_id))
+    before = repository_audit(get_repository(session, repository_id))
     changes = {
         name: value
         for name, value in changes_of(body, ("secrets", "remove_secrets")).items()
@@ -284,7 +284,7 @@ def repositories_update(
         set_secret(session, key, repository_id, name, value.get_secret_value())
     repository = get_repository(session, repository_id)
     session.refresh(repository)
-    after = _repository_audit(repository)
+    after = repository_audit(repository)
     audit(session, request, principal, "repository.update", "repository", repository_id, before, after)
     session.commit()
     return repository_json(repository)
@@ -298,7 +298,7 @@ def repositories_delete(
     principal: Annotated[Principal, allow("repositories.write")],
 ) -> None:
     """Remove a repository no job uses, with its sealed secrets."""
-    before = _repository_audit(get_repository(session, repository_id))
+    before = repository_audit(get_repository(session, repository_id))
     delete_repository(session, repository_id)
     audit(session, request, principal, "repository.delete", "repository", repository_id, before=before)
     session.commit()

@@ -90,7 +90,8 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
-def _user_audit(user: User) -> dict[str, Any]:
+def user_audit(user: User) -> dict[str, Any]:
+    """Return the audit snapshot of a user: its fields (no password hash) and its roles."""
     return {**snapshot_of(user), "roles": sorted(role.value for role in user.roles)}
 
 
@@ -131,7 +132,7 @@ def users_create(
             department_id=body.department_id,
             password=body.password.get_secret_value(),
         )
-    audit(session, request, principal, "user.create", "user", user.id, after=_user_audit(user))
+    audit(session, request, principal, "user.create", "user", user.id, after=user_audit(user))
     session.commit()
     return user_json(user)
 
@@ -153,7 +154,7 @@ def users_update(
     principal: Annotated[Principal, allow("users.write")],
 ) -> dict[str, Any]:
     """Change a user: fields, roles, password (the audit log notes that it changed, never what to)."""
-    before = _user_audit(get_user(session, user_id))
+    before = user_audit(get_user(session, user_id))
     changes = changes_of(body, ("password", "roles"))
     changes = {key: value for key, value in changes.items() if value is not None or key == "department_id"}
     now = now_of(request)
@@ -164,7 +165,7 @@ def users_update(
         if body.password is not None:
             set_password(session, user_id, body.password.get_secret_value(), now=now)
     user = get_user(session, user_id)
-    after = {**_user_audit(user), "password_changed": body.password is not None}
+    after = {**user_audit(user), "password_changed": body.password is not None}
     audit(session, request, principal, "user.update", "user", user_id, before, after)
     session.commit()
     return user_json(user)
@@ -180,7 +181,7 @@ def users_delete(
     """Remove a user (an administrator cannot remove themselves)."""
     if user_id == principal.user.id:
         raise ApiError(409, "you cannot remove your own user; ask another administrator")
-    before = _user_audit(get_user(session, user_id))
+    before = user_audit(get_user(session, user_id))
     delete_user(session, user_id)
     audit(session, request, principal, "user.delete", "user", user_id, before=before)
     session.commit()

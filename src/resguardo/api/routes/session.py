@@ -13,6 +13,7 @@ from resguardo.api.errors import ApiError
 from resguardo.api.routes._common import Input, audit
 from resguardo.api.routes.people import user_json
 from resguardo.api.sessions import CSRF_COOKIE, SESSION_COOKIE, csrf_token, issue_session
+from resguardo.catalog.models import User
 from resguardo.catalog.queries import authenticate, record_audit
 
 router = APIRouter(prefix="/api/v1", tags=["session"])
@@ -29,17 +30,19 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/session")
-def session_login(
-    body: Login, request: Request, response: Response, session: CatalogSession
-) -> dict[str, Any]:
-    """Log in: set the session cookie and return the CSRF token that state-changing requests must carry.
+def start_session(
+    request: Request, response: Response, session: CatalogSession, username: str, password: str
+) -> tuple[User, str]:
+    """Check a username and password; on success set the session cookies on ``response``, record the
+    login in the audit log, commit, and return the user and the session's CSRF token.
 
-    After too many failures for a user from one address, answers 429 with ``Retry-After``.
+    Raises:
+        ApiError: 429 (with ``Retry-After``) after too many failures for the user from the address;
+            401 when the username or the password is wrong (the failure is audited).
     """
     context = context_of(request)
     now, address = context.now(), _address(request)
-    wait = context.login_limiter.retry_after(body.username, address, now)
+    wait = context.login_limiter.retry_after(username, address, now)
     if wait:
         raise ApiError(
             429,
@@ -47,15 +50,15 @@ def session_login(
             {"retry_after": wait},
             headers={"Retry-After": str(wait)},
         )
-    user = authenticate(session, body.username, body.password.get_secret_value())
+    user = authenticate(session, username, password)
     if user is None:
-        context.login_limiter.failed(body.username, address, now)
+        context.login_limiter.failed(username, address, now)
         record_audit(
-            session, now=now, action="session.login_failed", object_type="user", object_id=body.username[:64]
+            session, now=now, action="session.login_failed", object_type="user", object_id=username[:64]
         )
         session.commit()
         raise ApiError(401, "the username or the password is wrong")
-    context.login_limiter.succeeded(body.username, address)
+    context.login_limiter.succeeded(username, address)
     value = issue_session(
         context.secret_key, user.id, now + context.settings.session_lifetime, user.password_hash
     )
@@ -70,6 +73,27 @@ def session_login(
     )
     record_audit(session, now=now, action="session.login", object_type="user", object_id=user.id, actor=user)
     session.commit()
+    return user, csrf
+
+
+def end_session(request: Request, response: Response, session: CatalogSession, principal: Principal) -> None:
+    """Clear the session cookies on ``response``, record the logout in the audit log, and commit."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    audit(session, request, principal, "session.logout", "user", principal.user.id)
+    session.commit()
+
+
+@router.post("/session")
+def session_login(
+    body: Login, request: Request, response: Response, session: CatalogSession
+) -> dict[str, Any]:
+    """Log in: set the session cookie and return the CSRF token that state-changing requests must carry.
+
+    After too many failures for a user from one address, answers 429 with ``Retry-After``.
+    """
+    user, csrf = start_session(request, response, session, body.username, body.password.get_secret_value())
+    lifetime = int(context_of(request).settings.session_lifetime.total_seconds())
     return {"user": user_json(user), "csrf_token": csrf, "expires_in": lifetime}
 
 
@@ -87,7 +111,4 @@ def session_logout(
     principal: Annotated[Principal, allow("session.show")],
 ) -> None:
     """Log out: clear the session cookies in the browser."""
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
-    audit(session, request, principal, "session.logout", "user", principal.user.id)
-    session.commit()
+    end_session(request, response, session, principal)

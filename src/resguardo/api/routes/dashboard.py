@@ -1,0 +1,82 @@
+"""The dashboard: every job's state, last and next run, open failures, bytes per repository, last days."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from resguardo.api.auth import CatalogSession, Principal, allow
+from resguardo.api.routes._common import now_of
+from resguardo.catalog.queries.dashboard import DEFAULT_DAYS, MAX_DAYS, Dashboard, JobLine
+from resguardo.jobs.dashboard import dashboard_view
+
+router = APIRouter(prefix="/api/v1", tags=["dashboard"])
+
+
+def _moment(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _job_json(line: JobLine) -> dict[str, Any]:
+    return {
+        "id": line.job_id,
+        "name": line.name,
+        "paused": line.paused,
+        "client": line.client_name,
+        "repository": line.repository_name,
+        "running": line.scheduling.run_in_progress,
+        "last_run": None
+        if line.last_run_id is None
+        else {
+            "id": line.last_run_id,
+            "state": line.last_run_state.value if line.last_run_state else None,
+            "at": _moment(line.last_run_at),
+        },
+        "next_run_at": _moment(line.next_run_at),
+        "open_failures": line.open_failures,
+    }
+
+
+def dashboard_json(figures: Dashboard) -> dict[str, Any]:
+    """Return the dashboard's figures as JSON."""
+    return {
+        "jobs": [_job_json(line) for line in figures.jobs],
+        "open_failures": figures.open_failures,
+        "runs_by_state": figures.runs_by_state,
+        "repositories": [
+            {
+                "id": item.repository_id,
+                "name": item.name,
+                "bytes_read": item.bytes_read,
+                "bytes_added": item.bytes_added,
+                "runs": item.runs,
+            }
+            for item in figures.repositories
+        ],
+        "days": [
+            {
+                "day": item.day.isoformat(),
+                "runs": item.runs,
+                "succeeded": item.succeeded,
+                "partial": item.partial,
+                "failed": item.failed,
+                "bytes_read": item.bytes_read,
+                "bytes_added": item.bytes_added,
+            }
+            for item in figures.days
+        ],
+    }
+
+
+@router.get("/dashboard")
+def dashboard_show(
+    request: Request,
+    session: CatalogSession,
+    principal: Annotated[Principal, allow("dashboard.read")],
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="how many days of figures")] = DEFAULT_DAYS,
+) -> dict[str, Any]:
+    """Return every job's state, last and next run and open failures, bytes per repository, and the
+    runs and bytes of each of the last ``days`` UTC days (today last)."""
+    return dashboard_json(dashboard_view(session, now_of(request), days))

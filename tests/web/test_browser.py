@@ -150,7 +150,7 @@ def test_spanish_user_creates_a_job_runs_it_and_sees_it_succeed(
     assert "Bitácora" in browser.find_element(By.TAG_NAME, "main").text
     browser.get(server.url + "/jobs")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Tareas"
-    assert "every 60 days at 02:00" in browser.find_element(By.TAG_NAME, "table").text
+    assert "cada 60 días a las 02:00" in browser.find_element(By.TAG_NAME, "table").text
 
 
 def test_english_user_creates_a_job_runs_it_and_sees_it_succeed(
@@ -166,3 +166,5 @@ def test_english_user_creates_a_job_runs_it_and_sees_it_succeed(
     rows = browser.find_element(By.CSS_SELECTOR, "main table").text
     assert "documents-oliver" in rows and "Succeeded" in rows
     assert browser.find_elements(By.CSS_SELECTOR, ".chart svg rect.bar-succeeded")
+    browser.get(server.url + "/jobs")
+    assert "every 60 days at 02:00" in browser.find_element(By.TAG_NAME, "table").text

@@ -23,7 +23,7 @@ def _finished_runs(console: Console) -> None:
             client_id=client.id,
             repository_id=repository.id,
             category_id=find_category(session, "databases").id,
-            schedule={"kind": "interval", "every_days": 1, "at": "02:00"},
+            schedule={"kind": "daily", "at": "02:00"},
             now=NOW,
         )
         for days_ago, state, added in ((2, RunState.SUCCEEDED, 2_500_000), (1, RunState.FAILED, 0)):

@@ -180,13 +180,16 @@ def test_job_form_turns_schedule_text_and_window_into_the_catalogs_schedule(cons
         job = find_job(session, "documents")
         assert job.schedule == {
             "kind": "interval",
-            "every_days": 60,
+            "every": 60,
+            "unit": "days",
+            "start": "2026-03-02",
             "at": "02:00",
+            "timezone": "UTC",
             "window": {"start": "22:00", "end": "06:00"},
         }
         assert job.source["paths"] == ["/srv/documents", "/srv/mail"] and job.max_retries == 2
     page = browser.get(made.headers["location"]).text
-    assert "every 60 days at 02:00" in page and "22:00\u201306:00" in page
+    assert "cada 60 días a las 02:00" in page and "22:00\u201306:00" in page
 
 
 def test_run_now_asks_the_scheduler_and_a_paused_job_is_refused(console: Console) -> None:

@@ -8,27 +8,20 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from resguardo.catalog.queries.dashboard import DEFAULT_DAYS, Dashboard, JobLine, dashboard
-from resguardo.jobs.catalog_schedules import schedule_of_document
-from resguardo.jobs.scheduler import JobState, next_run
-from resguardo.jobs.schedules import InvalidSchedule
+from resguardo.jobs.scheduler import next_run
+from resguardo.jobs.scheduling_loop import ScheduleCache, job_state
+from resguardo.schedules import InvalidSchedule
+
+_SCHEDULES = ScheduleCache()
+"""Schedules read for earlier dashboards (entries of changed jobs are replaced, see ScheduleCache)."""
 
 
-def next_run_of(line: JobLine, now: datetime) -> datetime | None:
+def next_run_of(line: JobLine, now: datetime, cache: ScheduleCache | None = None) -> datetime | None:
     """Return when the job of ``line`` is expected to run next (None: paused, or its schedule unreadable)."""
-    row = line.scheduling
     try:
-        schedule = schedule_of_document(row.schedule, row.effective_since)
+        state = job_state(line.scheduling, cache if cache is not None else ScheduleCache())
     except InvalidSchedule:
         return None
-    state = JobState(
-        job_id=row.job_id,
-        schedule=schedule,
-        effective_since=row.effective_since,
-        last_scheduled_slot=row.last_scheduled_slot,
-        paused=row.paused,
-        run_in_progress=row.run_in_progress,
-        run_now_requested_at=row.run_now_requested_at,
-    )
     return next_run(state, now)
 
 
@@ -39,5 +32,7 @@ def dashboard_view(session: Session, now: datetime, days: int = DEFAULT_DAYS) ->
         ValueError: ``days`` is out of range (see :func:`resguardo.catalog.queries.dashboard.dashboard`).
     """
     figures = dashboard(session, now, days)
-    jobs = [dataclasses.replace(line, next_run_at=next_run_of(line, now)) for line in figures.jobs]
+    jobs = [
+        dataclasses.replace(line, next_run_at=next_run_of(line, now, _SCHEDULES)) for line in figures.jobs
+    ]
     return dataclasses.replace(figures, jobs=jobs)

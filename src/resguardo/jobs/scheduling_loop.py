@@ -46,37 +46,43 @@ class PassResult:
 
 
 class ScheduleCache:
-    """Schedules read from their documents, by (job, plan version, effective since).
+    """The schedule of each job, read from its document once per version of the job.
 
-    Any change of a job's schedule bumps its plan version (and queuing a run does too), so an entry
-    is never stale; entries of older versions are dropped at the end of each pass.
+    An entry holds the job's plan version and effective date with its schedule; any change of the
+    schedule bumps the plan version (queuing a run does too), so a stale entry is never used, and there
+    is at most one entry per job. Lookups may come from several threads (the dashboard's requests): a
+    race costs a second reading of a document, nothing more. :meth:`end_pass` is for one loop's thread.
     """
 
     def __init__(self) -> None:
-        self._schedules: dict[tuple[int, int, datetime], Schedule] = {}
-        self._used: set[tuple[int, int, datetime]] = set()
+        self._schedules: dict[int, tuple[int, datetime, Schedule]] = {}
+        self._seen: set[int] = set()
 
     def schedule_of(self, row: SchedulingRow) -> Schedule:
         """Return the schedule of ``row``'s job, read from its document on a miss. Raises InvalidSchedule."""
-        key = (row.job_id, row.plan_version, row.effective_since)
-        self._used.add(key)
-        schedule = self._schedules.get(key)
-        if schedule is None:
-            schedule = schedule_from_dict(anchored_schedule_document(row.schedule, row.effective_since))
-            self._schedules[key] = schedule
+        self._seen.add(row.job_id)
+        entry = self._schedules.get(row.job_id)
+        if entry is not None and entry[0] == row.plan_version and entry[1] == row.effective_since:
+            return entry[2]
+        schedule = schedule_from_dict(anchored_schedule_document(row.schedule, row.effective_since))
+        self._schedules[row.job_id] = (row.plan_version, row.effective_since, schedule)
         return schedule
 
     def end_pass(self) -> None:
-        """Forget the entries this pass did not use (jobs changed or removed)."""
-        self._schedules = {key: value for key, value in self._schedules.items() if key in self._used}
-        self._used = set()
+        """Forget the jobs this pass did not see (removed ones)."""
+        self._schedules = {job: entry for job, entry in self._schedules.items() if job in self._seen}
+        self._seen = set()
 
     def __len__(self) -> int:
         return len(self._schedules)
 
 
-def _job_state(row: SchedulingRow, cache: ScheduleCache) -> JobState:
-    """Return the scheduler's view of a catalog job. Raises InvalidSchedule."""
+def job_state(row: SchedulingRow, cache: ScheduleCache) -> JobState:
+    """Return the scheduler's view of a catalog job, its schedule read through ``cache``.
+
+    Raises:
+        InvalidSchedule: the stored schedule cannot be read.
+    """
     return JobState(
         job_id=row.job_id,
         schedule=cache.schedule_of(row),
@@ -103,7 +109,7 @@ def schedule_pass(
         states = []
         for row in rows.values():
             try:
-                states.append(_job_state(row, cache))
+                states.append(job_state(row, cache))
             except InvalidSchedule as error:
                 result.unreadable.append((row.name, str(error)))
         for due in plan(states, now):

@@ -22,6 +22,7 @@ from resguardo.api.errors import ApiError
 from resguardo.api.permissions import roles_for
 from resguardo.api.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_token
 from resguardo.web import i18n
+from resguardo.web.schedules import schedule_in_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSRF_FIELD = "csrf_token"
@@ -56,6 +57,7 @@ def _environment() -> Environment:
         day=i18n.format_day,
         number=i18n.format_number,
         size=i18n.format_size,
+        schedule_words=schedule_in_words,
     )
     return environment
 

@@ -1,77 +1,45 @@
 """A job's schedule in the console: the text an operator types (``every 60 days at 02:00``) and a backup
-window, turned into the catalog's schedule document; and a stored document shown as text again.
+window become the catalog's schedule document; a stored document is shown as that text again, or in
+words of the page's language.
 
-The only two places the console knows the schedule formats: :func:`schedule_from_form` and
-:func:`schedule_for_display`.
+The schedule form itself is :mod:`resguardo.schedules`; this module only joins the form's three fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Any
 
-from resguardo.catalog.schedules import WEEKDAYS, validated_schedule
-from resguardo.jobs import (
-    DailyRule,
-    IntervalRule,
-    IntervalUnit,
+from resguardo.schedules import (
     InvalidSchedule,
-    MonthlyRule,
-    WeeklyRule,
+    checked_schedule_document,
+    describe_schedule,
     format_schedule_text,
     parse_schedule_text,
+    schedule_from_dict,
+    schedule_text_document,
 )
-from resguardo.jobs.catalog_schedules import schedule_of_document
-
-MINUTES_PER_DAY = 24 * 60
+from resguardo.web.i18n import current_language
 
 
-def schedule_from_form(text: str, window_start: str, window_end: str, today: datetime) -> dict[str, Any]:
+def schedule_from_form(text: str, window_start: str, window_end: str) -> dict[str, Any]:
     """Return the catalog's schedule document for the schedule text and window of the job form.
 
     Args:
-        text: the schedule as operators write it (docs/scheduling.md), e.g. ``weekly on sunday at 03:00``.
-        window_start, window_end: the backup window (``HH:MM``), both empty for none.
-        today: the current time (the anchor an interval needs to be read; the catalog's intervals
-            count from when the schedule takes effect).
+        text: the schedule as operators write it (docs/scheduling.md), e.g. ``weekly on sunday at 03:00``;
+            an interval without ``starting`` counts from the day the schedule takes effect.
+        window_start, window_end: the backup window (``HH:MM``), both empty for none (a window written
+            in the text is kept then).
 
     Raises:
-        InvalidSchedule: the text or the window cannot be read, or the schedule cannot be stored
-            (``field`` names which: ``schedule``, ``window.start`` ...).
+        InvalidSchedule: the text or the window cannot be read (``field`` names which: ``schedule``,
+            ``window.start`` ...).
     """
-    schedule = parse_schedule_text(text, timezone="UTC", start=today.date())
-    at = f"{schedule.at.hour:02d}:{schedule.at.minute:02d}"
-    rule = schedule.rule
-    document: dict[str, Any]
-    if isinstance(rule, DailyRule):
-        document = {"kind": "interval", "every_days": 1, "at": at}
-    elif isinstance(rule, IntervalRule) and rule.counts_dates:
-        days = rule.every * (7 if rule.unit is IntervalUnit.WEEKS else 1)
-        document = {"kind": "interval", "every_days": days, "at": at}
-    elif isinstance(rule, IntervalRule):
-        minutes = rule.every * (60 if rule.unit is IntervalUnit.HOURS else 1)
-        if minutes % MINUTES_PER_DAY == 0:
-            document = {"kind": "interval", "every_days": minutes // MINUTES_PER_DAY, "at": at}
-        else:
-            document = {"kind": "interval", "every_minutes": minutes}
-    elif isinstance(rule, WeeklyRule):
-        document = {"kind": "weekly", "weekdays": [WEEKDAYS[day] for day in rule.weekdays], "at": at}
-    elif isinstance(rule, MonthlyRule) and isinstance(rule.day, int):
-        document = {"kind": "monthly", "month_days": [rule.day], "at": at}
-    else:
-        raise InvalidSchedule("schedule", f"cannot store {text!r} yet", "name a day of the month (1 to 28)")
-    if schedule.timezone != "UTC":
-        document["timezone"] = schedule.timezone
-    window = _window(window_start, window_end) or _text_window(schedule.window)
+    document = schedule_text_document(text)
+    window = _window(window_start, window_end)
     if window is not None:
         document["window"] = window
-    try:
-        return validated_schedule(document)
-    except InvalidSchedule:
-        raise
-    except ValueError as error:  # pragma: no cover (the parser refuses these first)
-        raise InvalidSchedule("schedule", str(error)) from None
+    return checked_schedule_document(document)
 
 
 def _window(start: str, end: str) -> dict[str, str] | None:
@@ -86,17 +54,11 @@ def _window(start: str, end: str) -> dict[str, str] | None:
     return {"start": start, "end": end}
 
 
-def _text_window(window: Any) -> dict[str, str] | None:
-    if window is None:
-        return None
-    return {"start": f"{window.start:%H:%M}", "end": f"{window.end:%H:%M}"}
-
-
-def schedule_for_display(document: dict[str, Any], effective_since: datetime) -> tuple[str, str, str]:
-    """Return a stored schedule as (text without the window, window start, window end) for a form or
-    a table; the text of a document that cannot be read is its raw form."""
+def schedule_for_display(document: dict[str, Any]) -> tuple[str, str, str]:
+    """Return a stored schedule as (text without the window, window start, window end) for the job form;
+    the text of a document that cannot be read is its raw form."""
     try:
-        schedule = schedule_of_document(document, effective_since)
+        schedule = schedule_from_dict(document)
     except InvalidSchedule:
         return str(document), "", ""
     start = end = ""
@@ -104,3 +66,11 @@ def schedule_for_display(document: dict[str, Any], effective_since: datetime) ->
         start, end = f"{schedule.window.start:%H:%M}", f"{schedule.window.end:%H:%M}"
     text = format_schedule_text(dataclasses.replace(schedule, window=None))
     return text.removesuffix(" in UTC"), start, end
+
+
+def schedule_in_words(document: dict[str, Any]) -> str:
+    """Return a stored schedule in words of the page's language (its raw form if it cannot be read)."""
+    try:
+        return describe_schedule(document, current_language())
+    except InvalidSchedule:
+        return str(document)

@@ -45,11 +45,7 @@ def jobs_page(
     """List jobs with their schedules (permission ``jobs.read``)."""
     name = request.query_params.get("name", "")[:120]
     listing = list_jobs(session, offset=_offset(request), limit=PAGE_SIZE, name_contains=name)
-    schedules = {
-        job.id: schedule_for_display(job.schedule, job.schedule_since or job.created_at)
-        for job in listing.items
-    }
-    context = {"listing": listing, "name": name, "schedules": schedules}
+    context = {"listing": listing, "name": name}
     return render(request, "jobs.html", context, principal)
 
 
@@ -108,9 +104,7 @@ def _job_body(values: dict[str, Any], request: Request) -> dict[str, Any]:
     schedule = None
     if values["schedule"].strip():
         try:
-            schedule = schedule_from_form(
-                values["schedule"], values["window_start"], values["window_end"], now_of(request)
-            )
+            schedule = schedule_from_form(values["schedule"], values["window_start"], values["window_end"])
         except ConfigurationError as error:
             field = getattr(error, "field", "schedule")
             name = (
@@ -173,7 +167,7 @@ def job_create(
 
 
 def _values_of(job: Job) -> dict[str, Any]:
-    text, start, end = schedule_for_display(job.schedule, job.schedule_since or job.created_at)
+    text, start, end = schedule_for_display(job.schedule)
     source = job.source or {}
     return {
         "name": job.name,
@@ -217,8 +211,13 @@ def _job_context(session: Session, job_id: int) -> dict[str, Any]:
     job = get_job(session, job_id)
     runs = list_runs(session, job_id=job.id, limit=RECENT_RUNS).items
     busy = job.run_now_requested_at is not None or any(not run.state.finished for run in runs)
-    text, start, end = schedule_for_display(job.schedule, job.schedule_since or job.created_at)
-    return {"job": job, "runs": runs, "busy": busy, "schedule": text, "window": (start, end)}
+    _text, start, end = schedule_for_display(job.schedule)
+    return {
+        "job": job,
+        "runs": runs,
+        "busy": busy,
+        "window": (start, end),
+    }
 
 
 @router.get("/jobs/{job_id}/edit")

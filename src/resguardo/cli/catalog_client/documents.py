@@ -53,6 +53,16 @@ def picked(document: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     return {key: document[key] for key in keys}
 
 
+def sorted_document(value: Any) -> Any:
+    """Return a JSON document (a schedule, retention, source) with its keys sorted, at every depth: the
+    catalog's database may give them back in another order than they were written in."""
+    if isinstance(value, Mapping):
+        return {key: sorted_document(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_document(item) for item in value]
+    return value
+
+
 def set_or_not(value: bool) -> str:
     """Return how a secret's presence is shown: ``"set"`` or ``"not set"``."""
     return "set" if value else "not set"

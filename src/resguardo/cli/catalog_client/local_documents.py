@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from resguardo.cli.catalog_client.documents import set_or_not
+from resguardo.cli.catalog_client.documents import set_or_not, sorted_document
 
 if TYPE_CHECKING:
     from resguardo.catalog.models import Client, FailureEntry, Job, Repository, Run, User
@@ -67,7 +67,7 @@ def job_document(job: Job) -> dict[str, Any]:
         "client": job.client.name,
         "repository": job.repository.name,
         "category": job.category.name,
-        "schedule": job.schedule,
+        "schedule": sorted_document(job.schedule),
         "paused": job.paused,
         "run_now_requested_at": moment(job.run_now_requested_at),
     }
@@ -77,8 +77,8 @@ def job_detail(job: Job) -> dict[str, Any]:
     """Return a job's whole document: as listed, with its retention, source and description."""
     return {
         **job_document(job),
-        "retention": job.retention,
-        "source": job.source,
+        "retention": sorted_document(job.retention),
+        "source": sorted_document(job.source),
         "description": job.description,
     }
 

@@ -15,6 +15,7 @@ from resguardo.cli.catalog_client.documents import (
     USER_KEYS,
     picked,
     set_or_not,
+    sorted_document,
 )
 
 Names = Mapping[int, str]
@@ -52,6 +53,7 @@ def job_record(
         "client": name_in(clients, job["client_id"]),
         "repository": name_in(repositories, job["repository_id"]),
         "category": name_in(categories, job["category_id"]),
+        **{key: sorted_document(job[key]) for key in ("schedule", "retention", "source")},
     }
     return picked(named, JOB_DETAIL_KEYS)
 

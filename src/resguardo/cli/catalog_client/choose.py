@@ -105,8 +105,9 @@ def open_catalog(
             yield local
         return
     from resguardo.cli.catalog_client.remote.catalog import RemoteCatalog
-    from resguardo.cli.catalog_client.remote.transport import connected
+    from resguardo.cli.catalog_client.remote.transport import connected, normalized_server
 
+    server = normalized_server(server)
     token = api_token(server, settings.token_file)
     with connected(server, token) as transport:
         yield RemoteCatalog(transport)

@@ -15,6 +15,7 @@ from tests.fixtures.api_server import running_server
 from tests.fixtures.service import make_tree
 
 PASSPHRASE = "end to end passphrase 77"
+JOB_OPTIONS = ("--client", "here", "--repository", "main", "--category", "databases")
 DAILY = '{"kind": "interval", "every_days": 1, "at": "01:00"}'
 
 
@@ -42,10 +43,7 @@ def test_job_run_remotely_is_run_by_a_worker_and_shown_succeeded_remotely(
                     str(secret),
                 ]
             ),
-            invoke(
-                [*remote, "job", "add", "docs", "--client", "here", "--repository", "main"]
-                + ["--category", "databases", "--path", str(tree), "--schedule", DAILY]
-            ),
+            invoke([*remote, "job", "add", "docs", *JOB_OPTIONS, "--path", str(tree), "--schedule", DAILY]),
         ]
         requested = invoke([*remote, "job", "run", "docs"])
         worked = run_subprocess(

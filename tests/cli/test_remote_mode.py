@@ -213,3 +213,18 @@ def test_a_server_without_a_token_or_a_malformed_address_says_what_to_do(server:
 
     assert no_token.exit_code == 2 and f"no API token for {server.url}" in no_token.stderr
     assert malformed.exit_code == 2 and "https://HOST" in malformed.stderr
+
+
+def test_listings_follow_every_page_of_the_api(
+    server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resguardo.cli.catalog_client.remote import transport
+
+    token_file = write_token_file(tmp_path / "token", server.user("admin", [Role.ADMINISTRATOR]))
+    for number in range(5):
+        assert _as(server, token_file, "client", "add", f"host{number}", "--address", "x").exit_code == 0
+    monkeypatch.setattr(transport, "PAGE_SIZE", 2)
+
+    listed = _as(server, token_file, "--json", "client", "list")
+
+    assert [client["name"] for client in listed.json()] == [f"host{number}" for number in range(5)]

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from resguardo.catalog.enums import Role, RunState
 from resguardo.catalog.queries import claim_next_run, finish_run
+from resguardo.jobs.scheduling_loop import schedule_pass
 from tests.api.conftest import NOW, Api
 
 
@@ -41,6 +42,14 @@ def _job(api: Api, admin: dict[str, str], name: str = "nightly") -> dict:
     response = api.client.post("/api/v1/jobs", json=body, headers=admin)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def _queued_run(api: Api, admin: dict[str, str], job_id: int) -> int:
+    """Ask for a run of the job now, let a scheduling pass queue it; return the run's ID."""
+    asked = api.client.post(f"/api/v1/jobs/{job_id}/run", headers=admin)
+    assert asked.status_code == 202, asked.text
+    [run_id] = schedule_pass(api.sessions, api.clock.now()).queued  # type: ignore[arg-type]
+    return run_id
 
 
 def test_clients_are_created_listed_shown_changed_and_removed(api: Api, admin: dict[str, str]) -> None:
@@ -130,9 +139,16 @@ def test_jobs_are_created_paused_run_now_and_removed(api: Api, admin: dict[str, 
     path = f"/api/v1/jobs/{job['id']}"
     assert api.client.patch(path, json={"paused": True}, headers=admin).json()["paused"] is True
     assert api.client.get("/api/v1/jobs", params={"paused": True}, headers=admin).json()["total"] == 1
-    run = api.client.post(f"{path}/run", headers=admin)
-    assert run.status_code == 202 and run.json()["state"] == "queued" and run.json()["trigger"] == "manual"
-    assert api.client.post(f"{path}/run", headers=admin).status_code == 409
+    paused = api.client.post(f"{path}/run", headers=admin)
+    assert paused.status_code == 409 and "paused" in paused.json()["error"]["message"]
+    api.client.patch(path, json={"paused": False}, headers=admin)
+    asked = api.client.post(f"{path}/run", headers=admin)
+    assert asked.status_code == 202 and asked.json()["run_now_requested_at"] is not None
+    assert api.client.post(f"{path}/run", headers=admin).status_code == 202  # one request, kept
+    [run_id] = schedule_pass(api.sessions, api.clock.now()).queued  # type: ignore[arg-type]
+    run = api.client.get(f"/api/v1/runs/{run_id}", headers=admin).json()
+    assert run["state"] == "queued" and run["trigger"] == "manual"
+    assert api.client.get(path, headers=admin).json()["run_now_requested_at"] is None
     kept = api.client.delete(path, headers=admin)  # its run's record must be kept a year (R21)
     assert kept.status_code == 409 and "pause the job" in kept.json()["error"]["message"] + str(kept.json())
     assert api.client.get(path, headers=admin).status_code == 200
@@ -142,7 +158,7 @@ def test_jobs_are_created_paused_run_now_and_removed(api: Api, admin: dict[str, 
 
 def test_runs_are_listed_by_state_shown_and_cancelled(api: Api, admin: dict[str, str]) -> None:
     job = _job(api, admin)
-    run = api.client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin).json()
+    run = {"id": _queued_run(api, admin, job["id"])}
     listed = api.client.get(
         "/api/v1/runs", params={"job_id": job["id"], "state": "queued"}, headers=admin
     ).json()
@@ -160,7 +176,7 @@ def test_runs_are_listed_by_state_shown_and_cancelled(api: Api, admin: dict[str,
 def _failed_run(api: Api, admin: dict[str, str]) -> int:
     job = _job(api, admin)
     api.client.patch(f"/api/v1/jobs/{job['id']}", json={"max_retries": 0}, headers=admin)
-    api.client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin)
+    _queued_run(api, admin, job["id"])
     with api.session() as session:
         run = claim_next_run(session, "worker-1", NOW + timedelta(seconds=1))
         assert run is not None
@@ -228,7 +244,7 @@ def test_healthz_answers_without_authentication(api: Api) -> None:
 
 def test_metrics_show_runs_by_state_bytes_and_last_success(api: Api, admin: dict[str, str]) -> None:
     job = _job(api, admin)
-    api.client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin)
+    _queued_run(api, admin, job["id"])
     with api.session() as session:
         run = claim_next_run(session, "worker-1", NOW)
         assert run is not None

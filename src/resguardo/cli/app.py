@@ -166,6 +166,26 @@ def global_options(
             show_envvar=True,
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            envvar="RESGUARDO_SERVER",
+            help="Run the catalog commands on this server (resguardo serve) instead of the catalog.",
+            show_envvar=True,
+        ),
+    ] = None,
+    token_file: Annotated[
+        str | None,
+        typer.Option(
+            "--token-file",
+            metavar="FILE",
+            envvar="RESGUARDO_TOKEN_FILE",
+            help="File holding the server's API token (else RESGUARDO_TOKEN, else 'resguardo login').",
+            show_envvar=True,
+        ),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print machine-readable JSON on standard output.")
     ] = False,
@@ -188,6 +208,8 @@ def global_options(
         s3_endpoint=s3_endpoint,
         sftp_key=sftp_key,
         sftp_known_hosts=sftp_known_hosts,
+        server=server,
+        token_file=token_file,
     )
 
 
@@ -202,10 +224,12 @@ def _register_commands() -> None:
         commands_db,
         commands_forget,
         commands_jobs,
+        commands_login,
         commands_prune,
         commands_repair,
         commands_repository,
         commands_restore,
+        commands_runs,
         commands_serve,
         commands_users,
         commands_worker,
@@ -226,7 +250,14 @@ def _register_commands() -> None:
     commands_db.register(app)
     commands_worker.register(app)
     commands_serve.register(app)
-    for catalog_module in (commands_clients, commands_catalog_repositories, commands_users, commands_jobs):
+    for catalog_module in (
+        commands_clients,
+        commands_catalog_repositories,
+        commands_users,
+        commands_jobs,
+        commands_runs,
+        commands_login,
+    ):
         catalog_module.register(app)
 
 

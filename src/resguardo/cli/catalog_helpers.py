@@ -1,5 +1,5 @@
-"""What the catalog's CRUD commands share: the audit entry of a change, secrets read without echo, and
-printing one record as text or as one JSON document."""
+"""What the catalog's commands share: the fields given, secrets read without echo, and printing one
+record as text or as one JSON document (the same in the local and the remote mode)."""
 
 from __future__ import annotations
 
@@ -12,46 +12,13 @@ from resguardo.core.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-    from datetime import datetime
-
-    from sqlalchemy.orm import Session
 
     from resguardo.cli.output import Output
 
 
-def local_user_name() -> str:
-    """Return the name of the operating-system account running the command (for the audit log)."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return f"uid {os.getuid()}"
-
-
-def record_change(
-    session: Session,
-    now: datetime,
-    action: str,
-    object_type: str,
-    object_id: int | str,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    """Record a change made through the CLI in the audit log, as the service's own action named after the
-    local account, and commit the session."""
-    from resguardo.catalog import queries
-
-    queries.record_audit(
-        session,
-        now=now,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        actor_name=local_user_name(),
-    )
-    session.commit()
+def given(**fields: Any) -> dict[str, Any]:
+    """Return the ``fields`` given a value (those not None)."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def read_secret(password_file: str | None, what: str) -> str:

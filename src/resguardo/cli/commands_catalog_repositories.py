@@ -1,25 +1,18 @@
-"""The catalog's repositories: ``repository list|add|show|edit|remove``, each change audited.
+"""The catalog's repositories: ``repository list|add|show|edit|remove``, on the catalog or a server.
 
-The passphrase is read from ``--password-file`` or asked without echo, sealed with the catalog's key,
-and never printed: ``show`` says ``passphrase: set``.
+The passphrase is read from ``--password-file`` or asked without echo, sealed with the catalog's key
+(sent once to the server in the remote mode), and never printed: ``show`` says ``passphrase: set``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from resguardo.cli.catalog_helpers import print_done, print_record, read_secret, record_change
+from resguardo.cli.catalog_client.choose import open_catalog
+from resguardo.cli.catalog_helpers import given, print_done, print_record, read_secret
 from resguardo.cli.commands_db import DatabaseUrlOption, DataDirOption, command_output
-from resguardo.cli.commands_worker import _catalog
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from resguardo.catalog import SecretKey
-    from resguardo.catalog.models import Repository
 
 repository_app = typer.Typer(
     help="The repositories the service's jobs write to.", no_args_is_help=True, rich_markup_mode=None
@@ -41,49 +34,8 @@ RunLimitOption = Annotated[
         help="Runs that may write to it at once (default 2).",
     ),
 ]
-FIELDS = ("id", "name", "url", "notes", "max_concurrent_runs", "passphrase", "secrets_set")
-
-
-def find_repository(session: Session, name: str) -> Repository:
-    """Return the repository named ``name``. Raises NotFound (with a hint to list them)."""
-    from resguardo.catalog.models import Repository
-    from resguardo.catalog.queries._common import get_by_name_or_raise
-
-    return get_by_name_or_raise(session, Repository, Repository.name, name, "repository")
-
-
-def repository_document(repository: Repository) -> dict[str, Any]:
-    """Return what ``repository show --json`` prints: which secrets are set, never their values."""
-    from resguardo.catalog.enums import SecretName
-
-    names = repository.secret_names
-    return {
-        "id": repository.id,
-        "name": repository.name,
-        "url": repository.url,
-        "options": repository.options,
-        "notes": repository.notes,
-        "max_concurrent_runs": repository.max_concurrent_runs,
-        "passphrase": "set" if SecretName.PASSPHRASE in names else "not set",
-        "secrets_set": sorted(name.value for name in names),
-    }
-
-
-def _audit_snapshot(repository: Repository) -> dict[str, Any]:
-    from resguardo.catalog import queries
-
-    return {
-        **queries.snapshot_of(repository),
-        "secrets_set": sorted(name.value for name in repository.secret_names),
-    }
-
-
-def _secret_key(data_dir: Path | None) -> SecretKey:
-    """Return the catalog's secret key. Raises SecretKeyError when it is missing."""
-    from resguardo.catalog.database import default_data_dir
-    from resguardo.catalog.secrets import load_secret_key
-
-    return load_secret_key(data_dir or default_data_dir())
+SHOWN = ("id", "name", "url", "notes", "max_concurrent_runs", "passphrase", "secrets_set")
+WHAT = "repository passphrase"
 
 
 @repository_app.command("list")
@@ -91,12 +43,9 @@ def repository_list(
     ctx: typer.Context, database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None
 ) -> None:
     """List the repositories by name (never their secrets)."""
-    from resguardo.catalog import queries
-
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        repositories = catalog.list_repositories()
     output = command_output(ctx)
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        page = queries.list_repositories(session, limit=queries.MAX_PAGE_SIZE)
-        repositories = [repository_document(repository) for repository in page.items]
     if output.json_mode:
         output.json_document(repositories)
         return
@@ -122,29 +71,9 @@ def repository_add(
     Raises:
         Conflict: the name is taken. UsageError: a bad location or no passphrase. SecretKeyError: no key.
     """
-    from resguardo.catalog import queries
-    from resguardo.catalog.enums import SecretName
-    from resguardo.catalog.models.inventory import DEFAULT_MAX_CONCURRENT_RUNS
-    from resguardo.clock import SYSTEM_CLOCK
-
-    passphrase = read_secret(password_file, "repository passphrase")
-    key = _secret_key(data_dir)
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        repository = queries.create_repository(
-            session,
-            key,
-            name=name,
-            url=url,
-            now=now,
-            notes=notes or "",
-            secrets={SecretName.PASSPHRASE: passphrase},
-            max_concurrent_runs=max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS,
-        )
-        session.refresh(repository)
-        after = _audit_snapshot(repository)
-        record_change(session, now, "repository.create", "repository", repository.id, after=after)
-        document = repository_document(repository)
+    passphrase = read_secret(password_file, WHAT)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.add_repository(name, url, notes or "", passphrase, max_concurrent_runs)
     print_done(command_output(ctx), document, f"repository {name!r} added")
 
 
@@ -161,9 +90,9 @@ def repository_show(
     Raises:
         NotFound: no such repository.
     """
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        document = repository_document(find_repository(session, name))
-    print_record(command_output(ctx), document, FIELDS)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.show_repository(name)
+    print_record(command_output(ctx), document, SHOWN)
 
 
 @repository_app.command("edit")
@@ -174,11 +103,11 @@ def repository_edit(
     new_name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="A new location.")] = None,
     notes: NotesOption = None,
-    max_concurrent_runs: RunLimitOption = None,
     password_file: PasswordFileOption = None,
     change_passphrase: Annotated[
         bool, typer.Option("--change-passphrase", help="Ask for a new passphrase (or read --password-file).")
     ] = False,
+    max_concurrent_runs: RunLimitOption = None,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -188,37 +117,10 @@ def repository_edit(
     Raises:
         NotFound: no such repository. Conflict: the new name is taken. UsageError: a bad location.
     """
-    from resguardo.catalog import queries
-    from resguardo.catalog.enums import SecretName
-    from resguardo.clock import SYSTEM_CLOCK
-
-    changes = {
-        field: value
-        for field, value in (
-            ("name", new_name),
-            ("url", url),
-            ("notes", notes),
-            ("max_concurrent_runs", max_concurrent_runs),
-        )
-        if value is not None
-    }
-    passphrase = (
-        read_secret(password_file, "repository passphrase") if password_file or change_passphrase else None
-    )
-    key = _secret_key(data_dir) if passphrase is not None else None
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        repository = find_repository(session, name)
-        before = _audit_snapshot(repository)
-        repository = queries.update_repository(session, repository.id, changes, now=now)
-        if passphrase is not None and key is not None:
-            queries.set_secret(session, key, repository.id, SecretName.PASSPHRASE, passphrase)
-        session.refresh(repository)
-        after = _audit_snapshot(repository)
-        record_change(
-            session, now, "repository.update", "repository", repository.id, before=before, after=after
-        )
-        document = repository_document(repository)
+    changes = given(name=new_name, url=url, notes=notes, max_concurrent_runs=max_concurrent_runs)
+    passphrase = read_secret(password_file, WHAT) if password_file or change_passphrase else None
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.edit_repository(name, changes, passphrase)
     print_done(command_output(ctx), document, f"repository {document['name']!r} changed")
 
 
@@ -235,16 +137,8 @@ def repository_remove(
     Raises:
         NotFound: no such repository. Conflict: a job uses it.
     """
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
-
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        repository = find_repository(session, name)
-        document = repository_document(repository)
-        before = _audit_snapshot(repository)
-        queries.delete_repository(session, repository.id)
-        record_change(session, now, "repository.delete", "repository", document["id"], before=before)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.remove_repository(name)
     print_done(command_output(ctx), {"removed": document}, f"repository {name!r} removed from the catalog")
 
 

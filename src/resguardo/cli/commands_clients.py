@@ -1,19 +1,15 @@
-"""The catalog's client servers: ``client list|add|show|edit|remove``, each change audited."""
+"""The catalog's client servers: ``client list|add|show|edit|remove``, on the catalog or a server."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from resguardo.cli.catalog_helpers import print_done, print_record, record_change
+from resguardo.cli.catalog_client.choose import open_catalog
+from resguardo.cli.catalog_client.documents import CLIENT_KEYS
+from resguardo.cli.catalog_helpers import given, print_done, print_record
 from resguardo.cli.commands_db import DatabaseUrlOption, DataDirOption, command_output
-from resguardo.cli.commands_worker import _catalog
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from resguardo.catalog.models import Client
 
 client_app = typer.Typer(
     help="The client servers the service backs up.", no_args_is_help=True, rich_markup_mode=None
@@ -25,32 +21,6 @@ PortOption = Annotated[int | None, typer.Option("--port", min=1, max=65535, help
 SshUserOption = Annotated[str | None, typer.Option("--ssh-user", help="The account to log in as.")]
 TransportOption = Annotated[str | None, typer.Option("--transport", help="How to reach it: ssh or local.")]
 NotesOption = Annotated[str | None, typer.Option("--notes", help="Free text.")]
-FIELDS = ("id", "name", "address", "port", "ssh_user", "transport", "notes")
-
-
-def find_client(session: Session, name: str) -> Client:
-    """Return the client named ``name``. Raises NotFound (with a hint to list the clients)."""
-    from resguardo.catalog.models import Client
-    from resguardo.catalog.queries._common import get_by_name_or_raise
-
-    return get_by_name_or_raise(session, Client, Client.name, name, "client")
-
-
-def client_document(client: Client) -> dict[str, Any]:
-    """Return what ``client show --json`` prints of a client."""
-    return {
-        "id": client.id,
-        "name": client.name,
-        "address": client.address,
-        "port": client.port,
-        "ssh_user": client.ssh_user,
-        "transport": str(client.transport),
-        "notes": client.notes,
-    }
-
-
-def _given(**fields: Any) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if value is not None}
 
 
 @client_app.command("list")
@@ -58,12 +28,9 @@ def client_list(
     ctx: typer.Context, database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None
 ) -> None:
     """List the client servers by name."""
-    from resguardo.catalog import queries
-
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        clients = catalog.list_clients()
     output = command_output(ctx)
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        page = queries.list_clients(session, limit=queries.MAX_PAGE_SIZE)
-        clients = [client_document(client) for client in page.items]
     if output.json_mode:
         output.json_document(clients)
         return
@@ -88,17 +55,11 @@ def client_add(
 
     \f
     Raises:
-        Conflict: the name is taken. UsageError: a field is invalid.
+        Conflict: the name is taken. UsageError, ConfigurationError: a field is invalid.
     """
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
-
-    fields = _given(address=address, port=port, ssh_user=ssh_user, transport=transport, notes=notes)
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        client = queries.create_client(session, name=name, now=now, **fields)
-        record_change(session, now, "client.create", "client", client.id, after=queries.snapshot_of(client))
-        document = client_document(client)
+    fields = given(address=address, port=port, ssh_user=ssh_user, transport=transport, notes=notes)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.add_client(name, fields)
     print_done(command_output(ctx), document, f"client {name!r} added")
 
 
@@ -115,9 +76,9 @@ def client_show(
     Raises:
         NotFound: no such client.
     """
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        document = client_document(find_client(session, name))
-    print_record(command_output(ctx), document, FIELDS)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.show_client(name)
+    print_record(command_output(ctx), document, CLIENT_KEYS)
 
 
 @client_app.command("edit")
@@ -140,27 +101,11 @@ def client_edit(
     Raises:
         NotFound: no such client. Conflict: the new name is taken. UsageError: a field is invalid.
     """
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
-
-    changes = _given(
+    changes = given(
         name=new_name, address=address, port=port, ssh_user=ssh_user, transport=transport, notes=notes
     )
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        client = find_client(session, name)
-        before = queries.snapshot_of(client)
-        client = queries.update_client(session, client.id, changes, now=now)
-        record_change(
-            session,
-            now,
-            "client.update",
-            "client",
-            client.id,
-            before=before,
-            after=queries.snapshot_of(client),
-        )
-        document = client_document(client)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.edit_client(name, changes)
     print_done(command_output(ctx), document, f"client {document['name']!r} changed")
 
 
@@ -177,16 +122,8 @@ def client_remove(
     Raises:
         NotFound: no such client. Conflict: a job uses it.
     """
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
-
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        client = find_client(session, name)
-        document = client_document(client)
-        before = queries.snapshot_of(client)
-        queries.delete_client(session, client.id)
-        record_change(session, now, "client.delete", "client", document["id"], before=before)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.remove_client(name)
     print_done(command_output(ctx), {"removed": document}, f"client {name!r} removed")
 
 

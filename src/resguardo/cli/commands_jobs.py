@@ -1,6 +1,5 @@
-"""Jobs and runs in the catalog: ``job add|show|edit|remove|pause|resume`` and ``run show ID``.
+"""The service's jobs: ``job list|add|show|edit|remove|pause|resume|run``, on the catalog or a server.
 
-They join the ``job`` and ``run`` groups of :mod:`resguardo.cli.commands_worker`; every change is audited.
 A schedule or retention is given as the catalog's JSON document, e.g.
 ``--schedule '{"kind": "interval", "every_days": 1, "at": "01:00"}'``.
 """
@@ -8,16 +7,16 @@ A schedule or retention is given as the catalog's JSON document, e.g.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from resguardo.cli.catalog_helpers import print_done, print_record, record_change
+from resguardo.cli.catalog_client.choose import open_catalog
+from resguardo.cli.catalog_client.protocol import JobReferences
+from resguardo.cli.catalog_helpers import print_done, print_record
 from resguardo.cli.commands_db import DatabaseUrlOption, DataDirOption, command_output
-from resguardo.cli.commands_worker import _catalog, _job_document, _run_document, job_app, run_app
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+job_app = typer.Typer(help="The service's backup jobs.", no_args_is_help=True, rich_markup_mode=None)
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The job's name.")]
 ClientOption = Annotated[
@@ -42,7 +41,7 @@ RetentionOption = Annotated[
     typer.Option("--retention", metavar="JSON", help="The retention document (else the category's)."),
 ]
 DescriptionOption = Annotated[str | None, typer.Option("--description", help="Free text.")]
-FIELDS = ("id", "name", "client", "repository", "category", "paused", "schedule", "retention", "source")
+SHOWN = ("id", "name", "client", "repository", "category", "paused", "schedule", "retention", "source")
 
 
 def _document(text: str, option: str) -> dict[str, Any]:
@@ -58,24 +57,6 @@ def _document(text: str, option: str) -> dict[str, Any]:
             f"{option} must be a JSON object", f"give {option} a JSON object, e.g. '{{\"kind\": ...}}'"
         )
     return value
-
-
-def _references(
-    session: Session, client: str | None, repository: str | None, category: str | None
-) -> dict[str, Any]:
-    """Return the IDs of the named client, repository and category (those given). Raises NotFound."""
-    from resguardo.catalog import queries
-    from resguardo.cli.commands_catalog_repositories import find_repository
-    from resguardo.cli.commands_clients import find_client
-
-    ids: dict[str, Any] = {}
-    if client is not None:
-        ids["client_id"] = find_client(session, client).id
-    if repository is not None:
-        ids["repository_id"] = find_repository(session, repository).id
-    if category is not None:
-        ids["category_id"] = queries.find_category(session, category).id
-    return ids
 
 
 def _plan(schedule: str | None, retention: str | None, description: str | None) -> dict[str, Any]:
@@ -95,16 +76,23 @@ def _source(paths: list[str] | None, excludes: list[str] | None) -> dict[str, An
     return {"kind": "paths", "paths": list(paths or []), "excludes": list(excludes or [])}
 
 
-def job_detail(job: Any) -> dict[str, Any]:
-    """Return what ``job show --json`` prints: the list's fields with the retention and source."""
-    return {
-        **_job_document(job),
-        "retention": job.retention,
-        "source": job.source,
-        "description": job.description,
-    }
+@job_app.command("list")
+def job_list(
+    ctx: typer.Context, database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None
+) -> None:
+    """List the catalog's jobs."""
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        jobs = catalog.list_jobs()
+    output = command_output(ctx)
+    if output.json_mode:
+        output.json_document(jobs)
+        return
+    for job in jobs:
+        state = "paused" if job["paused"] else "active"
+        output.result(f"{job['name']}  {job['client']} -> {job['repository']}  ({job['category']}, {state})")
 
 
+@job_app.command("add")
 def job_add(
     ctx: typer.Context,
     *,
@@ -127,22 +115,17 @@ def job_add(
         UsageError: a required option is missing or a document is not JSON. NotFound: an unknown reference.
         Conflict: the name is taken. ConfigurationError: an invalid schedule or retention.
     """
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
     from resguardo.core.errors import UsageError
 
     if client is None or repository is None or category is None or not path:
         raise UsageError("job add needs --client, --repository, --category and at least one --path")
-    fields = _plan(schedule, retention, description)
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        ids = _references(session, client, repository, category)
-        job = queries.create_job(session, name=name, now=now, source=_source(path, exclude), **ids, **fields)
-        record_change(session, now, "job.create", "job", job.id, after=queries.snapshot_of(job))
-        document = job_detail(job)
+    fields = {**_plan(schedule, retention, description), "source": _source(path, exclude)}
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.add_job(name, JobReferences(client, repository, category), fields)
     print_done(command_output(ctx), document, f"job {name!r} added")
 
 
+@job_app.command("show")
 def job_show(
     ctx: typer.Context,
     name: NameArgument,
@@ -155,21 +138,17 @@ def job_show(
     Raises:
         NotFound: no such job.
     """
-    from resguardo.catalog import queries
-
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        document = job_detail(queries.find_job(session, name))
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.show_job(name)
     output = command_output(ctx)
     if output.json_mode:
         output.json_document(document)
         return
-    print_record(
-        output,
-        {**document, **{key: json.dumps(document[key]) for key in ("schedule", "retention", "source")}},
-        FIELDS,
-    )
+    texts = {key: json.dumps(document[key]) for key in ("schedule", "retention", "source")}
+    print_record(output, {**document, **texts}, SHOWN)
 
 
+@job_app.command("edit")
 def job_edit(
     ctx: typer.Context,
     *,
@@ -198,42 +177,18 @@ def job_edit(
         fields["name"] = new_name
     if path:
         fields["source"] = _source(path, exclude)
-    _change(
-        ctx,
-        name,
-        fields=fields,
-        references=(client, repository, category),
-        database_url=database_url,
-        data_dir=data_dir,
-    )
-
-
-def _change(
-    ctx: typer.Context,
-    name: str,
-    *,
-    fields: dict[str, Any],
-    references: tuple[str | None, str | None, str | None],
-    database_url: str | None,
-    data_dir: Any,
-    action: str = "job.update",
-) -> None:
-    """Apply ``fields`` (and the named references) to job ``name``, audit it and report it."""
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
-
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        job = queries.find_job(session, name)
-        before = queries.snapshot_of(job)
-        changes = {**fields, **_references(session, *references)}
-        job = queries.update_job(session, job.id, changes, now=now)
-        record_change(session, now, action, "job", job.id, before=before, after=queries.snapshot_of(job))
-        session.refresh(job)
-        document = job_detail(job)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.edit_job(name, JobReferences(client, repository, category), fields)
     print_done(command_output(ctx), document, f"job {document['name']!r} changed")
 
 
+def _set_paused(ctx: typer.Context, name: str, paused: bool, database_url: str | None, data_dir: Any) -> None:
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.set_job_paused(name, paused)
+    print_done(command_output(ctx), document, f"job {name!r} {'paused' if paused else 'resumed'}")
+
+
+@job_app.command("pause")
 def job_pause(
     ctx: typer.Context,
     name: NameArgument,
@@ -246,17 +201,10 @@ def job_pause(
     Raises:
         NotFound: no such job.
     """
-    _change(
-        ctx,
-        name,
-        fields={"paused": True},
-        references=(None, None, None),
-        database_url=database_url,
-        data_dir=data_dir,
-        action="job.pause",
-    )
+    _set_paused(ctx, name, True, database_url, data_dir)
 
 
+@job_app.command("resume")
 def job_resume(
     ctx: typer.Context,
     name: NameArgument,
@@ -269,17 +217,10 @@ def job_resume(
     Raises:
         NotFound: no such job.
     """
-    _change(
-        ctx,
-        name,
-        fields={"paused": False},
-        references=(None, None, None),
-        database_url=database_url,
-        data_dir=data_dir,
-        action="job.resume",
-    )
+    _set_paused(ctx, name, False, database_url, data_dir)
 
 
+@job_app.command("remove")
 def job_remove(
     ctx: typer.Context,
     name: NameArgument,
@@ -293,55 +234,31 @@ def job_remove(
         NotFound: no such job.
         Conflict: the job has runs younger than its records must be kept (R21).
     """
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
-
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        job = queries.find_job(session, name)
-        document = job_detail(job)
-        before = queries.snapshot_of(job)
-        queries.delete_job(session, job.id, now=now)
-        record_change(session, now, "job.delete", "job", document["id"], before=before)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.remove_job(name)
     print_done(command_output(ctx), {"removed": document}, f"job {name!r} removed")
 
 
-def run_show(
+@job_app.command("run")
+def job_run(
     ctx: typer.Context,
-    run_id: Annotated[int, typer.Argument(metavar="ID", min=1, help="The run's number (see 'run list').")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The job to run.")],
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Show one run with its log.
+    """Ask for one run of a job now ("run now"); a worker starts it at its next pass.
 
     \f
     Raises:
-        NotFound: no such run.
+        NotFound: no such job. Conflict: the job is paused.
     """
-    from resguardo.catalog import queries
-
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        run = queries.get_run(session, run_id)
-        document = {**_run_document(run), "log": run.log}
-    output = command_output(ctx)
-    if output.json_mode:
-        output.json_document(document)
-        return
-    for field, value in document.items():
-        if field != "log":
-            output.result(f"{field}: {value}")
-    output.result("log:")
-    for line in document["log"].splitlines():
-        output.result(f"  {line}")
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.run_job_now(name)
+    print_done(
+        command_output(ctx), document, f"run of job {name!r} requested; a worker starts it at its next pass"
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add the catalog's job and run commands to the ``job`` and ``run`` groups (``app`` holds them)."""
-    del app
-    job_app.command("add")(job_add)
-    job_app.command("show")(job_show)
-    job_app.command("edit")(job_edit)
-    job_app.command("remove")(job_remove)
-    job_app.command("pause")(job_pause)
-    job_app.command("resume")(job_resume)
-    run_app.command("show")(run_show)
+    """Add the ``job`` command group to ``app``."""
+    app.add_typer(job_app, name="job")

@@ -1,23 +1,19 @@
-"""The service's users: ``user list|add|show|edit|remove``, each change audited.
+"""The service's users: ``user list|add|show|edit|remove``, on the catalog or a server.
 
-A password comes from ``--password-file`` or is asked twice without echo; only its hash is stored, and
-no command prints it (``show`` says ``password: set``).
+A password comes from ``--password-file`` or is asked twice without echo; only its hash is stored (it is
+sent once to the server in the remote mode), and no command prints it (``show`` says ``password: set``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from resguardo.cli.catalog_helpers import print_done, print_record, read_secret, record_change
+from resguardo.cli.catalog_client.choose import open_catalog
+from resguardo.cli.catalog_client.documents import USER_KEYS
+from resguardo.cli.catalog_helpers import given, print_done, print_record, read_secret
 from resguardo.cli.commands_db import DatabaseUrlOption, DataDirOption, command_output
-from resguardo.cli.commands_worker import _catalog
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from resguardo.catalog.models import User
 
 user_app = typer.Typer(help="The people who use the service.", no_args_is_help=True, rich_markup_mode=None)
 
@@ -32,35 +28,6 @@ LanguageOption = Annotated[str | None, typer.Option("--language", help="es or en
 PasswordFileOption = Annotated[
     str | None, typer.Option("--password-file", metavar="FILE", help="File holding the user's password.")
 ]
-FIELDS = ("id", "username", "display_name", "email", "language", "roles", "active", "password")
-
-
-def find_user(session: Session, username: str) -> User:
-    """Return the user named ``username``. Raises NotFound (with a hint to list the users)."""
-    from resguardo.catalog.models import User
-    from resguardo.catalog.queries._common import get_by_name_or_raise
-
-    return get_by_name_or_raise(session, User, User.username, username, "user")
-
-
-def user_document(user: User) -> dict[str, Any]:
-    """Return what ``user show --json`` prints of a user: whether a password is set, never its hash."""
-    return {
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name,
-        "email": user.email,
-        "language": str(user.language),
-        "roles": sorted(str(role) for role in user.roles),
-        "active": user.active,
-        "password": "set" if user.password_hash else "not set",
-    }
-
-
-def _audit_snapshot(user: User) -> dict[str, Any]:
-    from resguardo.catalog import queries
-
-    return {**queries.snapshot_of(user), "roles": sorted(str(role) for role in user.roles)}
 
 
 @user_app.command("list")
@@ -68,13 +35,9 @@ def user_list(
     ctx: typer.Context, database_url: DatabaseUrlOption = None, data_dir: DataDirOption = None
 ) -> None:
     """List the users by name."""
-    from resguardo.catalog import queries
-
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        users = catalog.list_users()
     output = command_output(ctx)
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        users = [
-            user_document(user) for user in queries.list_users(session, limit=queries.MAX_PAGE_SIZE).items
-        ]
     if output.json_mode:
         output.json_document(users)
         return
@@ -102,22 +65,10 @@ def user_add(
     Raises:
         Conflict: the name is taken. UsageError: an unknown role or language, a password too short.
     """
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
-
     password = read_secret(password_file, "password")
-    fields: dict[str, Any] = {
-        name: value
-        for name, value in (("display_name", display_name), ("email", email), ("language", language))
-        if value is not None
-    }
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        user = queries.create_user(
-            session, username=username, now=now, roles=role or (), password=password, **fields
-        )
-        record_change(session, now, "user.create", "user", user.id, after=_audit_snapshot(user))
-        document = user_document(user)
+    fields = given(display_name=display_name, email=email, language=language)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.add_user(username, role or [], password, fields)
     print_done(command_output(ctx), document, f"user {username!r} added")
 
 
@@ -134,9 +85,9 @@ def user_show(
     Raises:
         NotFound: no such user.
     """
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        document = user_document(find_user(session, username))
-    print_record(command_output(ctx), document, FIELDS)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.show_user(username)
+    print_record(command_output(ctx), document, USER_KEYS)
 
 
 @user_app.command("edit")
@@ -167,30 +118,12 @@ def user_edit(
     Raises:
         NotFound: no such user. Conflict: the new name is taken. UsageError: a bad role, language or password.
     """
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
-
-    pairs = (
-        ("username", new_name),
-        ("display_name", display_name),
-        ("email", email),
-        ("language", language),
-        ("active", active),
+    changes = given(
+        username=new_name, display_name=display_name, email=email, language=language, active=active
     )
-    changes = {field: value for field, value in pairs if value is not None}
     password = read_secret(password_file, "password") if password_file or change_password else None
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        user = find_user(session, username)
-        before = _audit_snapshot(user)
-        user = queries.update_user(session, user.id, changes, now=now)
-        if role:
-            user = queries.set_roles(session, user.id, role, now=now)
-        if password is not None:
-            queries.set_password(session, user.id, password, now=now)
-        after = _audit_snapshot(user)
-        record_change(session, now, "user.update", "user", user.id, before=before, after=after)
-        document = user_document(user)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.edit_user(username, changes, role, password)
     print_done(command_output(ctx), document, f"user {document['username']!r} changed")
 
 
@@ -207,16 +140,8 @@ def user_remove(
     Raises:
         NotFound: no such user.
     """
-    from resguardo.catalog import queries
-    from resguardo.clock import SYSTEM_CLOCK
-
-    now = SYSTEM_CLOCK.now()
-    with _catalog(database_url, data_dir) as sessions, sessions() as session:
-        user = find_user(session, username)
-        document = user_document(user)
-        before = _audit_snapshot(user)
-        queries.delete_user(session, user.id)
-        record_change(session, now, "user.delete", "user", document["id"], before=before)
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.remove_user(username)
     print_done(command_output(ctx), {"removed": document}, f"user {username!r} removed")
 
 

@@ -45,6 +45,8 @@ class Settings:
         sftp_key: for sftp:// repositories, the private key file (``--sftp-key`` or ``RESGUARDO_SFTP_KEY``).
         sftp_known_hosts: for sftp:// repositories, the known_hosts file (``--sftp-known-hosts`` or
             ``RESGUARDO_SFTP_KNOWN_HOSTS``).
+        server: the server the catalog commands call (``--server`` or ``RESGUARDO_SERVER``), if given.
+        token_file: the file holding the API token (``--token-file`` or ``RESGUARDO_TOKEN_FILE``).
     """
 
     repository: str | None
@@ -53,6 +55,8 @@ class Settings:
     s3_endpoint: str | None = None
     sftp_key: str | None = None
     sftp_known_hosts: str | None = None
+    server: str | None = None
+    token_file: str | None = None
 
 
 def settings_of(context: typer.Context) -> Settings:

@@ -20,6 +20,7 @@
     ├── TargetError                exit 1   a restore target cannot be written
     ├── NotFound                   exit 1   no catalog record has that name or ID
     ├── Conflict                   exit 1   a catalog change clashes with what is there (a unique name)
+    ├── AccessDenied               exit 1   the server refused the API token, or the caller's roles
     └── SecretKeyError             exit 1   the catalog's secret key is missing, malformed or not the one
 
 Every error carries a one-line message saying what is wrong and, in ``hint``, what to do about it.
@@ -167,6 +168,13 @@ class Conflict(ResguardoError):
     """A change to the catalog clashes with what is there: a name already taken, a run no longer running."""
 
     default_hint = "choose another name, or change the record that is there"
+
+
+class AccessDenied(ResguardoError):
+    """The server refused the request: the API token is not valid (any more), or the caller's roles do
+    not allow it."""
+
+    default_hint = "log in again with 'resguardo login', or ask an administrator for a role that allows it"
 
 
 class SecretKeyError(ResguardoError):

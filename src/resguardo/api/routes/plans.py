@@ -1,4 +1,4 @@
-"""Data categories and jobs; "run now" queues a manual run of a job."""
+"""Data categories and jobs; "run now" asks the scheduler for a manual run of a job."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import Field
 
 from resguardo.api.auth import CatalogSession, Principal, allow
-from resguardo.api.errors import ApiError
 from resguardo.api.routes._common import (
     DATABASE_INTEGER_MAX,
     Identifier,
@@ -26,20 +25,16 @@ from resguardo.api.routes._common import (
     now_of,
     page_of,
 )
-from resguardo.api.routes.runs import run_json
-from resguardo.catalog.enums import RunState, RunTrigger
 from resguardo.catalog.models import MINIMUM_RECORDS_KEEP_DAYS, Category, Job
 from resguardo.catalog.queries import (
     create_category,
     create_job,
     delete_category,
     delete_job,
-    enqueue_run,
     get_category,
     get_job,
     list_categories,
     list_jobs,
-    list_runs,
     snapshot_of,
     update_category,
     update_job,
@@ -47,6 +42,7 @@ from resguardo.catalog.queries import (
 from resguardo.catalog.queries.plans import MAX_RETRIES
 from resguardo.catalog.retention import validated_retention
 from resguardo.schedules import checked_schedule_document
+from resguardo.services import request_run_now
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 CategoryId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
@@ -217,6 +213,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "records_keep_days": job.records_keep_days,
         "owner_id": job.owner_id,
         "paused": job.paused,
+        "run_now_requested_at": job.run_now_requested_at.isoformat() if job.run_now_requested_at else None,
         "max_retries": job.max_retries,
         "retry_backoff_seconds": job.retry_backoff_seconds,
         "created_at": job.created_at.isoformat(),
@@ -316,11 +313,9 @@ def jobs_run_now(
     session: CatalogSession,
     principal: Annotated[Principal, allow("jobs.run")],
 ) -> dict[str, Any]:
-    """Queue a manual run of a job now ("run now"); a worker picks it up. 409 if one is queued already."""
-    job = get_job(session, job_id)
-    if list_runs(session, job_id=job.id, state=RunState.QUEUED, limit=1).total:
-        raise ApiError(409, f"a run of job {job.name!r} is queued already", {"job_id": job.id})
-    run = enqueue_run(session, job.id, trigger=RunTrigger.MANUAL, now=now_of(request))
-    audit(session, request, principal, "job.run", "job", job.id, after=snapshot_of(run))
-    session.commit()
-    return run_json(run)
+    """Ask for one run of a job now ("run now"): the next scheduling pass queues it and a worker runs it.
+
+    The same request as ``resguardo job run NAME`` (:func:`resguardo.services.request_run_now`); a
+    request already waiting is kept (it gives one run); 409 when the job is paused.
+    """
+    return job_json(request_run_now(session, job_id, principal.user, now_of(request)))

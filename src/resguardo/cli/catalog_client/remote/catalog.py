@@ -1,0 +1,11 @@
+"""The remote mode's catalog: every catalog command's operation through the API."""
+
+from __future__ import annotations
+
+from resguardo.cli.catalog_client.remote.inventory import RemoteInventory
+from resguardo.cli.catalog_client.remote.people import RemotePeople
+from resguardo.cli.catalog_client.remote.plans import RemotePlans
+
+
+class RemoteCatalog(RemoteInventory, RemotePeople, RemotePlans):
+    """Every catalog command's operation through a server's API (see the protocol)."""

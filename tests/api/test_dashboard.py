@@ -26,7 +26,7 @@ def _job_with_a_run(api: Api) -> int:
             client_id=client.id,
             repository_id=repository.id,
             category_id=find_category(session, "databases").id,
-            schedule={"kind": "interval", "every_days": 1, "at": "02:00"},
+            schedule={"kind": "daily", "at": "02:00"},
             now=NOW,
         )
         run = enqueue_run(session, job.id, trigger=RunTrigger.MANUAL, now=NOW)

@@ -85,7 +85,7 @@ def test_dashboard_queries_do_not_grow_with_the_number_of_jobs(
     session: Session, engine: Engine, inventory: Inventory
 ) -> None:
     category_id = find_category(session, "databases").id
-    schedule = {"kind": "interval", "every_days": 1, "at": "01:00"}
+    schedule = {"kind": "daily", "at": "01:00"}
     rows = [
         {
             "name": f"job-{number:04d}",

@@ -19,7 +19,7 @@ from tests.cli.conftest import Outcome
 
 PASSPHRASE = "sealed repository passphrase 42"
 PASSWORD = "a long user password for tests"
-DAILY = '{"kind": "interval", "every_days": 1, "at": "01:00"}'
+DAILY = '{"kind": "daily", "at": "01:00"}'
 JOB_OPTIONS = ("--client", "here", "--repository", "main", "--category", "databases", "--path", "/srv/docs")
 Run = Callable[..., Outcome]
 MOMENT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")

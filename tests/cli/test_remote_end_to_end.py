@@ -16,7 +16,7 @@ from tests.fixtures.service import make_tree
 
 PASSPHRASE = "end to end passphrase 77"
 JOB_OPTIONS = ("--client", "here", "--repository", "main", "--category", "databases")
-DAILY = '{"kind": "interval", "every_days": 1, "at": "01:00"}'
+DAILY = '{"kind": "daily", "at": "01:00"}'
 
 
 def test_job_run_remotely_is_run_by_a_worker_and_shown_succeeded_remotely(

@@ -111,7 +111,7 @@ class Api:
             "repository_id": self.repository["id"],
             "category_id": self.category["id"],
             "source": {"kind": "paths", "paths": [str(tree)], "excludes": []},
-            "schedule": {"kind": "interval", "every_days": 1, "at": "01:00"},
+            "schedule": {"kind": "daily", "at": "01:00"},
         }
         return created(self.client.post("/api/v1/jobs", json=body, headers=self.headers))
 

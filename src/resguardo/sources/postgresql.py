@@ -20,6 +20,7 @@ import psycopg
 
 from resguardo.core.errors import SourceError
 from resguardo.engine.streams import StreamSource
+from resguardo.sources._names import stream_file_name
 from resguardo.sources._private import PrivateFolder
 from resguardo.sources._process import CommandOpener
 from resguardo.sources.addresses import DatabaseAddress
@@ -51,12 +52,6 @@ class PostgresServer:
     superuser: bool
 
 
-def stream_file_name(database: str) -> str:
-    """Return a database's name as a file name: ``%``, ``/`` and a leading ``.`` percent-encoded."""
-    encoded = database.replace("%", "%25").replace("/", "%2F")
-    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
-
-
 def pgpass_line(password: str) -> str:
     """Return a ``.pgpass`` line giving ``password`` for any host, port, database and user."""
     escaped = password.replace("\\", "\\\\").replace(":", "\\:")
@@ -73,7 +68,7 @@ def describe_connection_error(address: DatabaseAddress, error: psycopg.Error) ->
 
 def _setting(connection: psycopg.Connection[tuple[object, ...]], name: str) -> str:
     """Return a server setting (``SHOW name``) as text."""
-    row = connection.execute(f"SHOW {name}").fetchone()  # type: ignore[arg-type]
+    row = connection.execute(f"SHOW {name}").fetchone()
     return "" if row is None else str(row[0])
 
 

@@ -61,8 +61,7 @@ def pgpass_line(password: str) -> str:
 def describe_connection_error(address: DatabaseAddress, error: psycopg.Error) -> SourceError:
     """Return a SourceError for a failed connection, with the server's reason (which holds no password)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    reason = lines[-1] if lines else type(error).__name__
-    reason = reason.removeprefix("connection failed: ").removeprefix("FATAL:  ")
+    reason = " ".join(lines).removeprefix("connection failed: ") if lines else type(error).__name__
     return SourceError(f"cannot connect to {address.display()}: {reason}", CONNECT_HINT)
 
 

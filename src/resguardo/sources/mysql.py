@@ -27,7 +27,6 @@ FOLDER = "mysql"
 USERS_NAME = f"{FOLDER}/users.sql"
 DATABASE_KIND = "mysql.database"
 USERS_KIND = "mysql.users"
-CONNECT_TIMEOUT_SECONDS = 10
 CONNECT_HINT = "check the host, port, user and password, and that the server accepts connections from here"
 DUMP_OPTIONS = (
     "--single-transaction",
@@ -73,7 +72,6 @@ def option_file_text(address: DatabaseAddress) -> str:
             lines.append(f"{key}={option_value(value)}")
     if address.host:
         lines.append("protocol=TCP")
-    lines.append(f"connect-timeout={CONNECT_TIMEOUT_SECONDS}")
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,7 @@ from resguardo.engine.chunker import ChunkerParameters
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.repository import Repository
 from resguardo.engine.snapshot import Snapshot, list_snapshots
-from resguardo.engine.streams import StreamSource, StreamsOptions, backup_streams, check_stream_names
+from resguardo.engine.streams import StreamsOptions, StreamSource, backup_streams, check_stream_names
 from resguardo.engine.tree import DIRECTORY, decode_tree
 
 FAST_KDF = KdfParameters(memory_kib=1024, iterations=1, lanes=1)
@@ -26,7 +26,9 @@ SMALL_CHUNKS = ChunkerParameters(min_size=1024, average_size=4096, max_size=1638
 
 @pytest.fixture
 def repository(memory_storage: MemoryStorage) -> Repository:
-    return Repository.create(memory_storage, b"pass", chunker=SMALL_CHUNKS, kdf=FAST_KDF, pack_size=1024 * 1024)
+    return Repository.create(
+        memory_storage, b"pass", chunker=SMALL_CHUNKS, kdf=FAST_KDF, pack_size=1024 * 1024
+    )
 
 
 class BytesStream:
@@ -76,7 +78,11 @@ def data(size: int, seed: int) -> bytes:
 
 
 def test_streams_land_in_one_snapshot_under_their_folders(repository: Repository) -> None:
-    contents = {"postgresql/sales.pgdump": data(300_000, 1), "postgresql/globals.sql": b"CREATE ROLE x;\n", "top.txt": b""}
+    contents = {
+        "postgresql/sales.pgdump": data(300_000, 1),
+        "postgresql/globals.sql": b"CREATE ROLE x;\n",
+        "top.txt": b"",
+    }
     sources = [
         StreamSource(name, (lambda content=content: BytesStream(content)), {"kind": "test", "database": name})
         for name, content in contents.items()
@@ -98,7 +104,9 @@ def test_stream_descriptions_survive_the_snapshot_document(repository: Repositor
     source = StreamSource("a/b.dump", lambda: BytesStream(b"abc"), {"kind": "k", "tool_version": 15})
     saved = backup_streams(repository, [source]).snapshot
     loaded = list_snapshots(repository)[0]
-    assert loaded.streams == saved.streams == [{"kind": "k", "tool_version": 15, "name": "a/b.dump", "size": 3}]
+    assert (
+        loaded.streams == saved.streams == [{"kind": "k", "tool_version": 15, "name": "a/b.dump", "size": 3}]
+    )
     assert Snapshot.from_document(loaded.id, loaded.to_document()).streams == loaded.streams
 
 
@@ -118,7 +126,7 @@ def test_a_failure_stops_the_streams_still_running(repository: Repository) -> No
         StreamSource("endless.dump", lambda: endless),
         StreamSource("failing.dump", lambda: BytesStream(b"partial", "killed")),
     ]
-    with pytest.raises(SourceError, match="stream failing.dump: killed"):
+    with pytest.raises(SourceError, match=r"stream failing\.dump: killed"):
         backup_streams(repository, sources, StreamsOptions(parallel=2))
     assert endless.aborted.is_set()
     endless.reader.close()

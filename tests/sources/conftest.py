@@ -71,14 +71,18 @@ def fill_pg_database(cluster: PostgresCluster, name: str, rows: int = 2000) -> N
         connection.execute(
             "CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, photo bytea, joined date)"
         )
-        connection.execute("CREATE TABLE orders (id bigserial PRIMARY KEY, customer int REFERENCES customers, total numeric(12, 2))")
+        connection.execute(
+            "CREATE TABLE orders "
+            "(id bigserial PRIMARY KEY, customer int REFERENCES customers, total numeric(12, 2))"
+        )
         connection.execute(
             "INSERT INTO customers (name, photo, joined) SELECT 'customer ' || n, "
             "decode(md5(n::text), 'hex'), date '2020-01-01' + n FROM generate_series(1, %s) AS n",
             (rows,),
         )
         connection.execute(
-            "INSERT INTO orders (customer, total) SELECT 1 + n %% %s, n * 1.25 FROM generate_series(1, %s) AS n",
+            "INSERT INTO orders (customer, total) "
+            "SELECT 1 + n %% %s, n * 1.25 FROM generate_series(1, %s) AS n",
             (rows, rows * 3),
         )
         connection.execute("CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100")
@@ -142,4 +146,6 @@ def mysql_checksums(server: MariadbServer, database: str) -> dict[str, str]:
 def repository(tmp_path: Path) -> Repository:
     """A new repository in ``tmp_path`` with small chunks (so that dumps make many)."""
     storage = LocalStorage(str(tmp_path / "repository"), durable=False)
-    return Repository.create(storage, b"passphrase", chunker=SMALL_CHUNKS, kdf=FAST_KDF, pack_size=1024 * 1024)
+    return Repository.create(
+        storage, b"passphrase", chunker=SMALL_CHUNKS, kdf=FAST_KDF, pack_size=1024 * 1024
+    )

@@ -68,23 +68,29 @@ def test_restore_refuses_an_existing_database_without_overwrite(
 
 
 def test_wrong_password_is_reported_without_showing_it(mariadb_server: MariadbServer) -> None:
-    with MysqlSource(parse_address(mariadb_server.url(password="wrong-one"))) as source:
-        with pytest.raises(SourceError, match="Access denied") as failure:
-            source.streams()
+    with (
+        MysqlSource(parse_address(mariadb_server.url(password="wrong-one"))) as source,
+        pytest.raises(SourceError, match="Access denied") as failure,
+    ):
+        source.streams()
     assert "wrong-one" not in failure.value.message
 
 
 def test_unreachable_server_is_reported() -> None:
     port = free_port()
-    with MysqlSource(parse_address(f"mysql://backup:pw@127.0.0.1:{port}/")) as source:
-        with pytest.raises(SourceError, match=f"mysql://backup@127.0.0.1:{port}: .*Can't connect"):
-            source.streams()
+    with (
+        MysqlSource(parse_address(f"mysql://backup:pw@127.0.0.1:{port}/")) as source,
+        pytest.raises(SourceError, match=f"mysql://backup@127.0.0.1:{port}: .*Can't connect"),
+    ):
+        source.streams()
 
 
 def test_a_database_that_does_not_exist_is_named(mariadb_server: MariadbServer) -> None:
-    with MysqlSource(parse_address(mariadb_server.url()), ["no_such_db"]) as source:
-        with pytest.raises(SourceError, match="database 'no_such_db' does not exist"):
-            source.streams()
+    with (
+        MysqlSource(parse_address(mariadb_server.url()), ["no_such_db"]) as source,
+        pytest.raises(SourceError, match="database 'no_such_db' does not exist"),
+    ):
+        source.streams()
 
 
 def test_credentials_live_in_a_private_option_file_only(mariadb_server: MariadbServer) -> None:
@@ -99,5 +105,5 @@ def test_credentials_live_in_a_private_option_file_only(mariadb_server: MariadbS
 
 
 def test_option_file_quotes_awkward_passwords() -> None:
-    text = option_file_text(parse_address('mysql://u:a%22b%5Cc%0Ad@h:1/'))
+    text = option_file_text(parse_address("mysql://u:a%22b%5Cc%0Ad@h:1/"))
     assert 'password="a\\"b\\\\c\\nd"' in text

@@ -13,7 +13,7 @@ from resguardo.core.errors import SnapshotNotFound, SourceError, TargetError
 from resguardo.engine.browse import open_file
 from resguardo.engine.repository import Repository
 from resguardo.engine.snapshot import list_snapshots
-from resguardo.engine.streams import StreamSource, StreamsOptions, backup_streams
+from resguardo.engine.streams import StreamsOptions, StreamSource, backup_streams
 from resguardo.sources._process import CommandStream
 from resguardo.sources.addresses import parse_address
 from resguardo.sources.postgresql import PostgresSource
@@ -27,7 +27,9 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def backup_databases(repository: Repository, cluster: PostgresCluster, databases: list[str]) -> list[StreamSource]:
+def backup_databases(
+    repository: Repository, cluster: PostgresCluster, databases: list[str]
+) -> list[StreamSource]:
     with PostgresSource(parse_address(pg_url(cluster)), databases) as source:
         streams = source.streams()
         backup_streams(repository, streams, StreamsOptions(parallel=2))
@@ -52,7 +54,9 @@ def test_every_database_is_dumped_into_one_snapshot_with_the_globals(
     assert int(stream["tool_version"]) >= 15
 
 
-def test_dropped_database_comes_back_with_the_same_rows(pg_server: PostgresCluster, repository: Repository) -> None:
+def test_dropped_database_comes_back_with_the_same_rows(
+    pg_server: PostgresCluster, repository: Repository
+) -> None:
     name = unique("shop")
     fill_pg_database(pg_server, name)
     before = pg_checksums(pg_server, name)
@@ -81,44 +85,63 @@ def test_restore_refuses_an_existing_database_without_overwrite_and_replaces_it_
     damaged = pg_checksums(pg_server, name)
     address = parse_address(pg_url(pg_server))
     with pytest.raises(TargetError, match="already exists") as refused:
-        restore_postgresql(open_file(repository, snapshot, "/" + str(stream["name"])), address, stream, overwrite=False)
+        restore_postgresql(
+            open_file(repository, snapshot, "/" + str(stream["name"])), address, stream, overwrite=False
+        )
     assert "--overwrite" in refused.value.hint
     assert pg_checksums(pg_server, name) == damaged
-    restore_postgresql(open_file(repository, snapshot, "/" + str(stream["name"])), address, stream, overwrite=True)
+    restore_postgresql(
+        open_file(repository, snapshot, "/" + str(stream["name"])), address, stream, overwrite=True
+    )
     assert pg_checksums(pg_server, name) == before
 
 
-def test_restore_into_a_new_name_leaves_the_original_alone(pg_server: PostgresCluster, repository: Repository) -> None:
+def test_restore_into_a_new_name_leaves_the_original_alone(
+    pg_server: PostgresCluster, repository: Repository
+) -> None:
     name, copy = unique("books"), unique("books_copy")
     fill_pg_database(pg_server, name, rows=100)
     backup_databases(repository, pg_server, [name])
     snapshot = list_snapshots(repository)[-1]
     stream = find_database_stream(snapshot.streams, name, "postgresql.database", snapshot.short_id)
     address = parse_address(pg_url(pg_server, copy))
-    assert restore_postgresql(open_file(repository, snapshot, f"/{stream['name']}"), address, stream, overwrite=False) == copy
+    assert (
+        restore_postgresql(
+            open_file(repository, snapshot, f"/{stream['name']}"), address, stream, overwrite=False
+        )
+        == copy
+    )
     assert pg_checksums(pg_server, copy) == pg_checksums(pg_server, name)
 
 
 def test_wrong_password_is_reported_without_showing_it(pg_server: PostgresCluster) -> None:
-    with PostgresSource(parse_address(pg_url(pg_server, password="not-the-password"))) as source:
-        with pytest.raises(SourceError) as failure:
-            source.streams()
+    with (
+        PostgresSource(parse_address(pg_url(pg_server, password="not-the-password"))) as source,
+        pytest.raises(SourceError) as failure,
+    ):
+        source.streams()
     assert "password authentication failed" in failure.value.message
     assert "not-the-password" not in failure.value.message + failure.value.hint
 
 
 def test_unreachable_server_is_reported_with_its_address() -> None:
     port = free_port()
-    with PostgresSource(parse_address(f"postgresql://backup:pw@127.0.0.1:{port}/")) as source:
-        with pytest.raises(SourceError, match=f"cannot connect to postgresql://backup@127.0.0.1:{port}") as failure:
-            source.streams()
+    with (
+        PostgresSource(parse_address(f"postgresql://backup:pw@127.0.0.1:{port}/")) as source,
+        pytest.raises(
+            SourceError, match=f"cannot connect to postgresql://backup@127.0.0.1:{port}"
+        ) as failure,
+    ):
+        source.streams()
     assert "refused" in failure.value.message.lower()
 
 
 def test_a_database_that_does_not_exist_is_named_with_those_that_do(pg_server: PostgresCluster) -> None:
-    with PostgresSource(parse_address(pg_url(pg_server)), ["no_such_db"]) as source:
-        with pytest.raises(SourceError, match="database 'no_such_db' does not exist") as failure:
-            source.streams()
+    with (
+        PostgresSource(parse_address(pg_url(pg_server)), ["no_such_db"]) as source,
+        pytest.raises(SourceError, match="database 'no_such_db' does not exist") as failure,
+    ):
+        source.streams()
     assert "postgres" in failure.value.hint
 
 
@@ -170,7 +193,9 @@ def test_dump_killed_halfway_saves_no_snapshot(pg_server: PostgresCluster, repos
         target = streams[0]
         assert target.name == f"postgresql/{big}.pgdump"
         killed = StreamSource(target.name, lambda: KilledAfterFirstRead(target.open()), target.description)  # type: ignore[arg-type,return-value]
-        with pytest.raises(SourceError, match=rf"stream postgresql/{big}\.pgdump: pg_dump was killed by SIGKILL"):
+        with pytest.raises(
+            SourceError, match=rf"stream postgresql/{big}\.pgdump: pg_dump was killed by SIGKILL"
+        ):
             backup_streams(repository, [killed, *streams[1:]])
     assert list_snapshots(repository) == []
 

@@ -39,14 +39,20 @@ def ledger_state(path: Path) -> tuple[int, int]:
         connection.close()
 
 
-def backup_and_restore(repository: Repository, source: SqliteSource, target: Path, overwrite: bool = False) -> None:
+def backup_and_restore(
+    repository: Repository, source: SqliteSource, target: Path, overwrite: bool = False
+) -> None:
     snapshot = backup_streams(repository, source.streams()).snapshot
-    stream = find_database_stream(snapshot.streams, Path(source.paths[0]).name, "sqlite.database", snapshot.short_id)
+    stream = find_database_stream(
+        snapshot.streams, Path(source.paths[0]).name, "sqlite.database", snapshot.short_id
+    )
     restore_sqlite(open_file(repository, snapshot, f"/{stream['name']}"), str(target), overwrite=overwrite)
 
 
 @pytest.mark.parametrize("memory_limit", [1 << 30, 0], ids=["in-memory-copy", "copy-through-private-file"])
-def test_copy_taken_while_writing_is_consistent(tmp_path: Path, repository: Repository, memory_limit: int) -> None:
+def test_copy_taken_while_writing_is_consistent(
+    tmp_path: Path, repository: Repository, memory_limit: int
+) -> None:
     database = tmp_path / "ledger.db"
     make_ledger(database)
     stop = threading.Event()
@@ -90,7 +96,9 @@ def test_restore_refuses_to_replace_a_file_without_overwrite(tmp_path: Path, rep
 
 
 def test_a_missing_database_file_is_named(tmp_path: Path, repository: Repository) -> None:
-    with pytest.raises(SourceError, match="stream sqlite/absent.db: SQLite database .*absent.db does not exist"):
+    with pytest.raises(
+        SourceError, match=r"stream sqlite/absent\.db: SQLite database .*absent\.db does not exist"
+    ):
         backup_streams(repository, SqliteSource([str(tmp_path / "absent.db")]).streams())
 
 
@@ -104,5 +112,5 @@ def test_two_databases_with_the_same_name_are_refused(tmp_path: Path) -> None:
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         make_ledger(tmp_path / folder / "app.db", rows=2)
-    with pytest.raises(ConfigurationError, match="both called app.db"):
+    with pytest.raises(ConfigurationError, match=r"both called app\.db"):
         SqliteSource([str(tmp_path / "a" / "app.db"), str(tmp_path / "b" / "app.db")]).streams()

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Make sure the programs that the tests run as real services are installed: OpenSSH's server and client
 # (the SFTP tests start their own sshd on 127.0.0.1, on a free port, and stop it at the end) and
-# PostgreSQL's server (the catalog tests start their own cluster with initdb and pg_ctl, likewise), and
+# PostgreSQL's server (the catalog tests start their own cluster with initdb and pg_ctl, likewise),
+# MariaDB's server and client (the database source tests start their own mariadbd likewise), and
 # Chromium with its driver (the console's tests drive a headless Chromium against a server on 127.0.0.1).
 #
 # Idempotent: does nothing when /usr/sbin/sshd, ssh-keygen, /usr/lib/postgresql/*/bin/initdb,
-# /usr/bin/chromium and /usr/bin/chromedriver are there. Otherwise, as root on Debian, it installs what
-# is missing (openssh-server and openssh-client, postgresql, chromium and chromium-driver) with apt-get,
+# /usr/sbin/mariadbd, /usr/bin/mariadb-dump, /usr/bin/chromium and /usr/bin/chromedriver are there.
+# Otherwise, as root on Debian, it installs what is missing (openssh-server and openssh-client,
+# postgresql, mariadb-server and mariadb-client, chromium and chromium-driver) with apt-get,
 # without starting the system's services (a policy-rc.d refuses service starts during the install)
-# and, where systemd runs, leaves those services disabled, so nothing listens on port 22 or 5432
+# and, where systemd runs, leaves those services disabled, so nothing listens on port 22, 5432 or 3306
 # because of the tests. Not root: it names the packages to install and
 # exits 1. Called by scripts/test.sh before the checks.
 set -euo pipefail
@@ -27,6 +29,9 @@ fi
 if ! has_postgresql; then
     PACKAGES+=(postgresql)
 fi
+if [[ ! -x /usr/sbin/mariadbd ]] || [[ ! -x /usr/bin/mariadb-dump ]]; then
+    PACKAGES+=(mariadb-server mariadb-client)
+fi
 if [[ ! -x /usr/bin/chromium ]] || [[ ! -x /usr/bin/chromedriver ]]; then
     PACKAGES+=(chromium chromium-driver)
 fi
@@ -34,7 +39,7 @@ if ((${#PACKAGES[@]} == 0)); then
     exit 0
 fi
 if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    say "missing: ${PACKAGES[*]}; the SFTP tests need OpenSSH, the catalog tests PostgreSQL, the console tests Chromium."
+    say "missing: ${PACKAGES[*]}; the SFTP tests need OpenSSH, the catalog tests PostgreSQL, the database source tests MariaDB, the console tests Chromium."
     say "install them, then run again:"
     say "    sudo apt-get install ${PACKAGES[*]}"
     say "(the tests start their own servers on 127.0.0.1; the system's services need not run)"
@@ -61,8 +66,9 @@ if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${PAC
 fi
 rm -f "$log"
 if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now ssh.service ssh.socket postgresql.service >/dev/null 2>&1 || true
+    systemctl disable --now ssh.service ssh.socket postgresql.service mariadb.service >/dev/null 2>&1 || true
 fi
 [[ -x $SSHD ]] || { say "the install finished but $SSHD is still missing"; exit 1; }
 has_postgresql || { say "the install finished but /usr/lib/postgresql/*/bin/initdb is still missing"; exit 1; }
+[[ -x /usr/sbin/mariadbd ]] || { say "the install finished but /usr/sbin/mariadbd is still missing"; exit 1; }
 say "installed: ${PACKAGES[*]}"

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = ROOT / "src" / "resguardo"
 
 # Packages that must stay silent, and the terminal libraries they must not reach.
-QUIET_PACKAGES = ("engine", "backends")
+QUIET_PACKAGES = ("engine", "backends", "sources")
 TERMINAL_LIBRARIES = ("rich", "typer")
 
 # The order the layers contract must keep, top first; a layer may list more siblings than these.

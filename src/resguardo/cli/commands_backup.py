@@ -96,19 +96,60 @@ def backup(
         str | None,
         typer.Option("--stdin-name", metavar="NAME", help="File name for --stdin (default: stdin)."),
     ] = None,
+    postgresql: Annotated[
+        str | None,
+        typer.Option(
+            "--postgresql",
+            metavar="URL",
+            help="Dump every database of this PostgreSQL server (postgresql://user@host:port/).",
+        ),
+    ] = None,
+    mysql: Annotated[
+        str | None,
+        typer.Option(
+            "--mysql",
+            metavar="URL",
+            help="Dump every database of this MySQL or MariaDB server (mysql://...).",
+        ),
+    ] = None,
+    sqlite: Annotated[
+        list[str] | None,
+        typer.Option("--sqlite", metavar="FILE", help="Copy this SQLite database consistently (repeatable)."),
+    ] = None,
+    database: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--database", metavar="NAME", help="Dump only this database of the server (repeatable)."
+        ),
+    ] = None,
+    database_password_file: Annotated[
+        str | None,
+        typer.Option(
+            "--database-password-file",
+            metavar="FILE",
+            help="Read the database password from FILE (else RESGUARDO_DATABASE_PASSWORD or the URL).",
+        ),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", metavar="N", help="Databases dumped at once (default 3).")
+    ] = 3,
+    no_mysql_users: Annotated[
+        bool, typer.Option("--no-mysql-users", help="Leave out MariaDB's accounts and grants.")
+    ] = False,
 ) -> None:
-    """Back up files and folders (or standard input) into a new snapshot.
+    """Back up files and folders, standard input, or databases into a new snapshot.
 
     Exit code 3 means that the snapshot was saved, but some files could not be read.
 
     \f
     Raises:
         UsageError, ConfigurationError: contradictory arguments, or a malformed pattern.
-        SourceError: a given path cannot be backed up at all.
+        SourceError: a given path cannot be backed up at all, or a database dump failed.
         RepositoryLocked: another process holds an exclusive lock.
         BackupIncomplete: the snapshot was saved without the files that could not be read.
         StorageError: the repository could not be written.
     """
+    from resguardo.cli.databases import DatabaseChoice, backup_databases, check_choice
     from resguardo.cli.progress import reporting, shows_bar
     from resguardo.core.errors import BackupIncomplete
     from resguardo.engine.archiver import BackupOptions, backup_stream
@@ -117,6 +158,19 @@ def backup(
     settings = settings_of(ctx)
     output = settings.output
     sources = paths or []
+    choice = DatabaseChoice(
+        postgresql,
+        mysql,
+        sqlite or [],
+        database or [],
+        database_password_file,
+        parallel,
+        mysql_users=not no_mysql_users,
+    )
+    check_choice(choice, paths=bool(sources), stdin=stdin)
+    if choice.given:
+        backup_databases(settings, choice, tag or [], host)
+        return
     _check_arguments(sources, stdin, stdin_name, parent, force)
     options = BackupOptions(
         excludes=_patterns(exclude or [], exclude_file or []),

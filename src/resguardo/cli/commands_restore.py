@@ -20,10 +20,11 @@ def restore(
     snapshot_id: Annotated[
         str, typer.Argument(metavar="SNAPSHOT", help="'latest' or a snapshot ID (prefix).")
     ],
+    *,
     target: Annotated[
-        str,
+        str | None,
         typer.Option("--target", "-t", metavar="DIR", help="Folder to restore into (created when missing)."),
-    ],
+    ] = None,
     include: Annotated[
         list[str] | None,
         typer.Option("--include", "-i", metavar="PATTERN", help="Restore only matching paths (repeatable)."),
@@ -32,10 +33,33 @@ def restore(
         list[str] | None,
         typer.Option("--exclude", "-e", metavar="PATTERN", help="Leave out matching paths (repeatable)."),
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option("--database", metavar="NAME", help="Restore this database of the snapshot (with --to)."),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="TARGET",
+            help="Where --database goes: postgresql://.../NAME, mysql://.../NAME or a SQLite file.",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the database (or file) --to names if it exists.")
+    ] = False,
+    database_password_file: Annotated[
+        str | None,
+        typer.Option(
+            "--database-password-file", metavar="FILE", help="Read the target's password from FILE."
+        ),
+    ] = None,
 ) -> None:
-    """Restore a snapshot into a folder: /etc/hosts comes back as DIR/etc/hosts.
+    """Restore a snapshot into a folder (/etc/hosts comes back as DIR/etc/hosts), or one database.
 
-    Entries already in the way are replaced; other files in the folder are left alone.
+    Entries already in the way are replaced; other files in the folder are left alone. With
+    --database NAME --to TARGET, the dump of that database goes into a database (or SQLite file);
+    an existing one is replaced only with --overwrite.
 
     \f
     Raises:
@@ -45,6 +69,7 @@ def restore(
         TargetError: the target cannot be created or written, or the disk filled up.
         ResguardoError: some entries could not be restored, or were damaged (after the summary).
     """
+    from resguardo.cli.databases import restore_database
     from resguardo.cli.progress import reporting
     from resguardo.core.errors import ResguardoError
     from resguardo.engine.filters import PathFilter
@@ -53,6 +78,12 @@ def restore(
 
     settings = settings_of(ctx)
     output = settings.output
+    target = _check_restore_arguments(target, database, to, overwrite, bool(include or exclude))
+    if database is not None and to is not None:
+        restore_database(
+            settings, snapshot_id, database, to, overwrite=overwrite, password_file=database_password_file
+        )
+        return
     includes, excludes = include or [], exclude or []
     PathFilter([*includes, *excludes])
     started = time.monotonic()
@@ -70,6 +101,34 @@ def restore(
             f"{len(result.damaged)} are damaged",
             "see the messages above; for damaged data run 'resguardo check --read-data'",
         )
+
+
+def _check_restore_arguments(
+    target: str | None, database: str | None, to: str | None, overwrite: bool, patterns: bool
+) -> str:
+    """Return the target folder ("" for a database restore) once the options agree.
+
+    Raises:
+        UsageError: neither --target nor --database, both, --database without --to (or the reverse),
+            patterns with --database, or --overwrite without --database.
+    """
+    from resguardo.core.errors import UsageError
+
+    if database is None and to is None:
+        if target is None:
+            raise UsageError("give --target DIR, or --database NAME with --to")
+        if overwrite:
+            raise UsageError(
+                "--overwrite is only used with --database", "a restore into a folder replaces entries anyway"
+            )
+        return target
+    if database is None or to is None:
+        raise UsageError(
+            "--database and --to go together", "e.g. --database sales --to postgresql://host/sales"
+        )
+    if target is not None or patterns:
+        raise UsageError("--target, --include and --exclude do not apply to --database")
+    return ""
 
 
 def summary_document(

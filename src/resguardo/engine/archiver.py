@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import stat
 import threading
 from collections import deque
@@ -22,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from resguardo import __version__
-from resguardo.core.errors import ConfigurationError, IntegrityError, SnapshotNotFound, SourceError
+from resguardo.core.errors import ConfigurationError, IntegrityError, SourceError
+from resguardo.engine.backupparts import default_hostname, select_parent, stream_file_node
 from resguardo.engine.chunker import Chunker
 from resguardo.engine.contentworkers import BatchOutcome, ContentWorkers, UnreadableFile, storage_is_shareable
 from resguardo.engine.dircache import (
@@ -36,7 +36,7 @@ from resguardo.engine.events import ItemWarning, Progress, ProgressThrottle, Rep
 from resguardo.engine.filters import PathFilter
 from resguardo.engine.pack import BlobType
 from resguardo.engine.repository import Repository
-from resguardo.engine.snapshot import Snapshot, find_snapshot
+from resguardo.engine.snapshot import Snapshot
 from resguardo.engine.tree import DIRECTORY, FILE, Node, decode_tree, encode_tree
 from resguardo.engine.walk import CACHEDIR_TAG_NAME, is_tagged_cache_directory, node_from_stat
 from resguardo.engine.walk import user_name as _user_name
@@ -705,20 +705,15 @@ def _describe_read_error(error: OSError) -> str:
 
 
 def _default_hostname(options: BackupOptions) -> str:
-    return options.hostname or socket.gethostname()
+    return default_hostname(options.hostname)
 
 
 def _select_parent(
     repository: Repository, options: BackupOptions, paths: list[str], hostname: str
 ) -> Snapshot | None:
-    if not options.use_parent:
-        return None
-    if options.parent:
-        return find_snapshot(repository, options.parent)
-    try:
-        return find_snapshot(repository, "latest", hostname=hostname, paths=paths)
-    except SnapshotNotFound:
-        return None
+    return select_parent(
+        repository, use_parent=options.use_parent, parent=options.parent, paths=paths, hostname=hostname
+    )
 
 
 def _finish_snapshot(
@@ -854,16 +849,7 @@ def backup_stream(
     repository.adopt_unindexed_packs()
     parent = _select_parent(repository, options, [name], hostname)
     archiver = _Archiver(repository, options, reporter)
-    now = repository.clock.now()
-    node = Node(
-        name=encoded,
-        type=FILE,
-        mode=0o600,
-        uid=os.getuid(),
-        gid=os.getgid(),
-        user=_user_name(os.getuid()),
-        mtime_ns=int(now.timestamp() * 1_000_000_000),
-    )
+    node = stream_file_node(encoded, repository.clock.now())
     pending = _PendingFile(node, encoded, [], parent is not None)
     try:
         try:

@@ -466,6 +466,7 @@ class _Copier:
             summary=dict(snapshot.summary),
             unreadable=list(snapshot.unreadable),
             copied_from=CopyOrigin(self.source.config.id, snapshot.id),
+            streams=[dict(stream) for stream in snapshot.streams],
         )
         copy.id = self.destination.save_snapshot_document(copy.to_document())
         self.save_translations()

@@ -154,6 +154,7 @@ class Snapshot:
     unreadable: list[str] = field(default_factory=list)
     repair: RepairRecord | None = None
     copied_from: CopyOrigin | None = None
+    streams: list[dict[str, str | int]] = field(default_factory=list)
     id: str = ""
 
     @property
@@ -186,6 +187,8 @@ class Snapshot:
             document["repair"] = self.repair.to_map()
         if self.copied_from is not None:
             document["copied_from"] = self.copied_from.to_map()
+        if self.streams:
+            document["streams"] = self.streams
         data: bytes = msgpack.packb(document)
         return data
 
@@ -221,6 +224,7 @@ class Snapshot:
                 unreadable=[os.fsdecode(path) for path in document.get("unreadable", [])],
                 repair=None if repair is None else RepairRecord.from_map(repair),
                 copied_from=CopyOrigin.from_map(document.get("copied_from")),
+                streams=_parse_streams(document.get("streams", [])),
             )
         except (KeyError, TypeError, ValueError, AttributeError, msgpack.ExtraData) as error:
             raise IntegrityError(f"snapshot {snapshot_id[:8]} is malformed: {error}") from None
@@ -244,7 +248,27 @@ class Snapshot:
             "unreadable": self.unreadable,
             "repair": None if self.repair is None else self.repair.to_json(),
             "copied_from": None if self.copied_from is None else self.copied_from.to_map(),
+            "streams": self.streams,
         }
+
+
+def _parse_streams(stored: object) -> list[dict[str, str | int]]:
+    """Return the ``streams`` descriptions of a snapshot document (see docs/format.md).
+
+    Raises:
+        TypeError: the value is not a list of maps of text to text or integers, each with a ``name``.
+    """
+    if not isinstance(stored, list):
+        raise TypeError("streams is not a list")
+    streams: list[dict[str, str | int]] = []
+    for item in stored:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise TypeError("a stream description is not a map with a name")
+        for key, value in item.items():
+            if not isinstance(key, str) or not isinstance(value, str | int) or isinstance(value, bool):
+                raise TypeError("a stream description holds a value that is neither text nor an integer")
+        streams.append(dict(item))
+    return streams
 
 
 def load_snapshot(repository: Repository, snapshot_id: str) -> Snapshot:

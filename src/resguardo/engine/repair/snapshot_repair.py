@@ -253,6 +253,7 @@ class _SnapshotRepair:
             summary=dict(snapshot.summary),
             unreadable=list(snapshot.unreadable),
             repair=record,
+            streams=[dict(stream) for stream in snapshot.streams],
         )
         return RepairedSnapshot(snapshot, "", lost), new_snapshot
 

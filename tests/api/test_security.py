@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from fastapi.routing import APIRoute
-
+from resguardo.api.app import api_routes
 from resguardo.api.auth import permission_of
 from resguardo.api.permissions import PERMISSIONS
 from resguardo.catalog.enums import Role
@@ -25,13 +24,26 @@ PUBLIC_ROUTES = {("POST", "/api/v1/session")}
 def _api_routes(api: Api) -> list[tuple[str, str, str | None]]:
     """Return (method, path, permission) of every /api/v1 route."""
     routes = []
-    for route in api.client.app.routes:  # type: ignore[attr-defined]
-        if not isinstance(route, APIRoute) or not route.path.startswith("/api/v1"):
+    for route in api_routes():
+        if not route.path.startswith("/api/v1"):
             continue
         permissions = [permission_of(dependency.call) for dependency in route.dependant.dependencies]
         permission = next((name for name in permissions if name), None)
         routes.extend((method, route.path, permission) for method in sorted(route.methods))
     return routes
+
+
+def test_the_walk_over_the_api_finds_every_endpoint_the_application_serves(api: Api) -> None:
+    walked = {(method, path) for method, path, _permission in _api_routes(api)}
+    served = {
+        (method.upper(), path)
+        for path, operations in api.client.get("/openapi.json").json()["paths"].items()
+        if path.startswith("/api/v1")
+        for method in operations
+    }
+    assert len(walked) > 40
+    assert walked == served
+    assert ("POST", "/api/v1/jobs/{job_id}/run") in walked
 
 
 def test_every_api_route_declares_a_permission_of_the_table(api: Api) -> None:

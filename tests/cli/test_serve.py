@@ -200,6 +200,8 @@ def test_serve_prints_a_generated_administrator_password_once_and_it_logs_in(
     assert second.terminate() == 0
 
     assert login.status_code == 200, login.text
+    assert f"Open {first.url}/ in a browser" in first.stdout()
+    assert f"resguardo login --server {first.url}" in first.stdout()
     assert printed.group(1) not in first.stderr()
     assert second.stdout() == ""
     assert printed.group(1) not in second.stderr()

@@ -67,15 +67,8 @@ def _first_start(sessions: sessionmaker[Session], key: SecretKey, data_dir: Path
         lines.append(f"Its password, shown this once: {administrator.generated_password}")
     else:
         lines.append(f"Its password is the one in {ADMIN_PASSWORD_ENV}.")
-    lines.append("Log in, then make an API token with the csrf_token the login answers (docs/api.md):")
-    lines.append(
-        "  curl -c jar -H 'Content-Type: application/json' "
-        f'-d \'{{"username": "{administrator.username}", "password": "..."}}\' {base_url}/api/v1/session'
-    )
-    lines.append(
-        "  curl -b jar -X POST -H \"X-CSRF-Token: $CSRF\" -H 'Content-Type: application/json' "
-        f'-d \'{{"name": "cli"}}\' {base_url}/api/v1/tokens'
-    )
+    lines.append(f"Open {base_url}/ in a browser and log in as {administrator.username!r};")
+    lines.append(f"for scripts, keep an API token with: resguardo login --server {base_url}")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 

@@ -31,6 +31,9 @@ class Run(Base):
         # The claim query: queued runs, due, oldest first.
         Index("ix_runs_claim", "state", "not_before", "id"),
         Index("ix_runs_job_id_queued_at", "job_id", "queued_at"),
+        # The run list, newest first, and the dashboard's last days.
+        Index("ix_runs_queued_at_id", "queued_at", "id"),
+        Index("ix_runs_finished_at", "finished_at"),
         # A slot of a job's schedule is queued once, whatever the number of schedulers.
         Index("uq_runs_job_id_schedule_slot", "job_id", "schedule_slot", unique=True),
         # At most one running run per job, enforced by the database itself.

@@ -44,7 +44,8 @@ def test_dashboard_shows_jobs_with_last_and_next_run_bytes_and_days(api: Api, ad
 
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    [job] = body["jobs"]
+    [job] = body["jobs"]["items"]
+    assert (body["jobs"]["total"], body["jobs"]["offset"], body["jobs"]["limit"]) == (1, 0, 50)
     assert job["id"] == job_id and job["name"] == "nightly" and job["repository"] == "main"
     assert job["last_run"]["state"] == "succeeded"
     assert job["next_run_at"] == "2026-03-03T02:00:00+00:00"
@@ -78,3 +79,5 @@ def test_dashboard_is_refused_to_requesters_and_its_days_are_checked(api: Api, a
     assert api.client.get("/api/v1/dashboard", headers=api.headers(custodian)).status_code == 200
     too_many = api.client.get("/api/v1/dashboard", params={"days": 1000}, headers=admin)
     assert too_many.status_code == 422 and too_many.json()["error"]["details"]["errors"][0]["field"] == "days"
+    huge_page = api.client.get("/api/v1/dashboard", params={"limit": 100_000}, headers=admin)
+    assert huge_page.status_code == 422 and "limit" in huge_page.text

@@ -41,14 +41,15 @@ def test_dashboard_gives_each_job_its_last_run_open_failures_and_running_state(
 
     figures = dashboard(session, NOW + timedelta(days=1))
 
-    lines = {line.name: line for line in figures.jobs}
-    assert [line.name for line in figures.jobs] == ["busy", "quiet"]
+    lines = {line.name: line for line in figures.jobs.items}
+    assert [line.name for line in figures.jobs.items] == ["busy", "quiet"]
     assert lines["quiet"].last_run_id is None and lines["quiet"].open_failures == 0
     assert lines["busy"].last_run_id == latest.id
     assert lines["busy"].last_run_state is RunState.QUEUED
     assert lines["busy"].scheduling.run_in_progress
     assert not lines["quiet"].scheduling.run_in_progress
     assert lines["busy"].open_failures == 1 and figures.open_failures == 1
+    assert figures.jobs_with_open_failures == 1
     assert lines["busy"].client_name == "db1" and lines["busy"].repository_name == "main"
     assert figures.runs_by_state["succeeded"] == 1 and figures.runs_by_state["queued"] == 1
     assert quiet.id != busy.id
@@ -69,9 +70,9 @@ def test_dashboard_sums_bytes_per_repository_and_counts_runs_per_day(
     [repository] = figures.repositories
     assert (repository.name, repository.bytes_added, repository.bytes_read, repository.runs) == (
         "main",
-        1307,
-        13070,
-        4,
+        1300,
+        13000,
+        3,
     )
     assert len(figures.days) == 30
     assert figures.days[-1].day == (NOW + timedelta(days=1)).date()
@@ -129,7 +130,53 @@ def test_dashboard_queries_do_not_grow_with_the_number_of_jobs(
     finally:
         event.remove(engine, "before_cursor_execute", count)
 
-    assert len(figures.jobs) == 3000
-    assert all(line.last_run_state is RunState.SUCCEEDED for line in figures.jobs)
+    assert figures.jobs.total == 3000 and len(figures.jobs.items) == 50
+    assert all(line.last_run_state is RunState.SUCCEEDED for line in figures.jobs.items)
     assert figures.days[-1].runs == 3000
-    assert len(statements) <= 8, statements
+    assert len(statements) <= 9, statements
+
+
+def test_dashboard_pages_its_job_lines_and_shows_those_that_need_attention(
+    session: Session, inventory: Inventory
+) -> None:
+    jobs = [inventory.job(session, f"job-{number}") for number in range(5)]
+    failed = _finished(session, jobs[3].id, RunState.FAILED, 1, 0)
+    open_failure(session, failed, failed.finished_at)  # type: ignore[arg-type]
+    session.commit()
+
+    second_page = dashboard(session, NOW + timedelta(days=1), offset=2, limit=2)
+    attention = dashboard(session, NOW + timedelta(days=1), open_failures_only=True)
+    named = dashboard(session, NOW + timedelta(days=1), name_contains="job-4")
+
+    assert [line.name for line in second_page.jobs.items] == ["job-2", "job-3"]
+    assert second_page.jobs.total == 5
+    assert [line.name for line in attention.jobs.items] == ["job-3"]
+    assert [line.name for line in named.jobs.items] == ["job-4"]
+
+
+def test_settled_past_days_are_kept_and_only_today_is_read_again(
+    session: Session, engine: Engine, inventory: Inventory
+) -> None:
+    job = inventory.job(session, "daily")
+    _finished(session, job.id, RunState.SUCCEEDED, 3, 100)
+    session.commit()
+    now = NOW + timedelta(days=1)
+    first = dashboard(session, now)
+    _finished(session, job.id, RunState.SUCCEEDED, 0, 10)  # today: read again
+    session.commit()
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        second = dashboard(session, now)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert first.days[-4].runs == second.days[-4].runs == 1
+    assert (first.days[-1].runs, second.days[-1].runs) == (0, 1)
+    assert second.repositories[0].bytes_added == 110
+    [days_query] = [statement for statement in statements if "CASE" in statement]
+    assert days_query.count("WHEN") == 2  # one bucket (today), in the SELECT and in the GROUP BY

@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from resguardo.catalog.enums import Language, Role, RunState, RunTrigger, Transport
-from resguardo.catalog.queries import create_client, create_job, create_repository, enqueue_run, find_category
+from resguardo.catalog.queries import (
+    create_client,
+    create_job,
+    create_repository,
+    enqueue_run,
+    find_category,
+    open_failure,
+)
 from resguardo.catalog.queries.dashboard import DayFigures
 from resguardo.web.chart import BYTES_HEIGHT, RUNS_HEIGHT, chart_of
 from tests.api.conftest import NOW
@@ -72,3 +79,28 @@ def test_chart_scales_each_day_to_the_busiest_one() -> None:
     assert second.bytes_added == BYTES_HEIGHT / 2 and empty.succeeded == 0 == empty.bytes_added
     assert first.x < second.x < empty.x and chart.most_runs == 4
     assert chart_of([]).bars == []
+
+
+def test_dashboard_lists_only_the_jobs_with_open_failures_when_asked(console: Console) -> None:
+    _finished_runs(console)
+    with console.sessions() as session:
+        job = create_job(
+            session,
+            name="quiet-shares",
+            client_id=create_client(session, name="other", transport=Transport.LOCAL, now=NOW).id,
+            repository_id=create_repository(session, console.secret_key, name="b", url="/srv/b", now=NOW).id,
+            category_id=find_category(session, "databases").id,
+            now=NOW,
+        )
+        failed = enqueue_run(session, job.id, trigger=RunTrigger.SCHEDULED, now=NOW)
+        failed.state, failed.finished_at = RunState.FAILED, NOW
+        open_failure(session, failed, NOW)
+        session.commit()
+    console.user("ed", [Role.AUDITOR], language=Language.ENGLISH)
+
+    everything = console.browser("ed").get("/").text
+    attention = console.browser("ed").get("/?attention=1").text
+
+    assert "quiet-shares" in everything and ">shares<" in everything
+    assert "quiet-shares" in attention and ">shares<" not in attention
+    assert "Jobs with open failures" in attention

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from resguardo.api.auth import CatalogSession, Principal, allow
-from resguardo.api.routes._common import now_of
+from resguardo.api.routes._common import Limit, NameFilter, Offset, now_of, page_of
 from resguardo.catalog.queries.dashboard import DEFAULT_DAYS, MAX_DAYS, Dashboard, JobLine
 from resguardo.jobs.dashboard import dashboard_view
 
@@ -42,8 +42,9 @@ def _job_json(line: JobLine) -> dict[str, Any]:
 def dashboard_json(figures: Dashboard) -> dict[str, Any]:
     """Return the dashboard's figures as JSON."""
     return {
-        "jobs": [_job_json(line) for line in figures.jobs],
+        "jobs": page_of(figures.jobs, _job_json),
         "open_failures": figures.open_failures,
+        "jobs_with_open_failures": figures.jobs_with_open_failures,
         "runs_by_state": figures.runs_by_state,
         "repositories": [
             {
@@ -71,12 +72,25 @@ def dashboard_json(figures: Dashboard) -> dict[str, Any]:
 
 
 @router.get("/dashboard")
-def dashboard_show(
+def dashboard_show(  # noqa: PLR0917 (each filter is a query parameter)
     request: Request,
     session: CatalogSession,
     principal: Annotated[Principal, allow("dashboard.read")],
     days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="how many days of figures")] = DEFAULT_DAYS,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    name_contains: NameFilter = "",
+    open_failures_only: Annotated[bool, Query(description="only jobs with an open failure")] = False,
 ) -> dict[str, Any]:
-    """Return every job's state, last and next run and open failures, bytes per repository, and the
-    runs and bytes of each of the last ``days`` UTC days (today last)."""
-    return dashboard_json(dashboard_view(session, now_of(request), days))
+    """Return a page of jobs (by name) with their state, last and next run and open failures; the runs
+    and bytes of each of the last ``days`` UTC days (today last) and per repository over those days."""
+    figures = dashboard_view(
+        session,
+        now_of(request),
+        days,
+        offset=offset,
+        limit=limit,
+        name_contains=name_contains,
+        open_failures_only=open_failures_only,
+    )
+    return dashboard_json(figures)

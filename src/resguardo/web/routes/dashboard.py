@@ -12,6 +12,7 @@ from resguardo.api.routes._common import now_of
 from resguardo.jobs.dashboard import dashboard_view
 from resguardo.web.chart import chart_of
 from resguardo.web.pages import may, page, render
+from resguardo.web.routes.inventory import PAGE_SIZE, _offset
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,6 +24,9 @@ def home(
     """Show the dashboard (permission ``dashboard.read``, as ``GET /api/v1/dashboard``), else a welcome."""
     if not may(principal, "dashboard.read"):
         return render(request, "welcome.html", {}, principal)
-    figures = dashboard_view(session, now_of(request))
-    context = {"figures": figures, "chart": chart_of(figures.days)}
+    attention = request.query_params.get("attention") == "1"
+    figures = dashboard_view(
+        session, now_of(request), offset=_offset(request), limit=PAGE_SIZE, open_failures_only=attention
+    )
+    context = {"figures": figures, "chart": chart_of(figures.days), "attention": attention}
     return render(request, "dashboard.html", context, principal)

@@ -212,7 +212,7 @@ def _job_line(row: Any, last: Any, busy: bool, open_failures: int) -> JobLine:
     scheduling = SchedulingRow(
         job_id=row.id,
         name=row.name,
-        schedule=dict(row.schedule),
+        stored_schedule=dict(row.schedule),
         effective_since=row.schedule_since or row.created_at,
         last_scheduled_slot=row.last_scheduled_slot,
         run_now_requested_at=row.run_now_requested_at,

@@ -9,11 +9,13 @@ backs this up: a slot is never queued twice. "Run now" is :func:`request_run_now
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Text, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +32,9 @@ class SchedulingRow:
     """One job as the scheduler sees it (plain values, no session needed).
 
     Attributes:
-        job_id, name, schedule: the job's ID, name and schedule document.
+        job_id, name: the job's ID and name.
+        stored_schedule: the schedule document, or its JSON text as stored (read by :attr:`schedule`
+            when first asked for: a scheduling loop that knows the job's version never needs it).
         effective_since: when the schedule took effect (``schedule_since``, else the job's creation).
         last_scheduled_slot, run_now_requested_at, paused: the job's scheduler state.
         run_in_progress: a run of the job is queued or running.
@@ -39,7 +43,7 @@ class SchedulingRow:
 
     job_id: int
     name: str
-    schedule: dict[str, Any]
+    stored_schedule: dict[str, Any] | str
     effective_since: datetime
     last_scheduled_slot: datetime | None
     run_now_requested_at: datetime | None
@@ -47,15 +51,23 @@ class SchedulingRow:
     run_in_progress: bool
     plan_version: int
 
+    @functools.cached_property
+    def schedule(self) -> dict[str, Any]:
+        """Return the schedule document (decoded from its JSON text the first time)."""
+        if isinstance(self.stored_schedule, str):
+            document: dict[str, Any] = json.loads(self.stored_schedule)
+            return document
+        return dict(self.stored_schedule)
+
 
 def scheduling_rows(session: Session) -> list[SchedulingRow]:
-    """Return every job's scheduling state, by job ID, in two queries."""
+    """Return every job's scheduling state, by job ID, in two queries (schedules left as JSON text)."""
     busy = set(session.scalars(select(Run.job_id).where(Run.state.in_(BUSY_STATES)).distinct()))
     rows = session.execute(
         select(
             Job.id,
             Job.name,
-            Job.schedule,
+            type_coerce(Job.schedule, Text).label("schedule"),
             Job.schedule_since,
             Job.created_at,
             Job.last_scheduled_slot,
@@ -68,7 +80,7 @@ def scheduling_rows(session: Session) -> list[SchedulingRow]:
         SchedulingRow(
             job_id=row.id,
             name=row.name,
-            schedule=dict(row.schedule),
+            stored_schedule=row.schedule,
             effective_since=row.schedule_since or row.created_at,
             last_scheduled_slot=row.last_scheduled_slot,
             run_now_requested_at=row.run_now_requested_at,

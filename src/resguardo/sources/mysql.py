@@ -17,7 +17,7 @@ from types import TracebackType
 
 from resguardo.core.errors import SourceError
 from resguardo.engine.streams import StreamSource
-from resguardo.sources._names import stream_file_name
+from resguardo.sources._names import chosen_databases, stream_file_name
 from resguardo.sources._private import PrivateFolder
 from resguardo.sources._process import CommandOpener, run_tool
 from resguardo.sources.addresses import DatabaseAddress
@@ -193,16 +193,7 @@ class MysqlSource(MysqlConnection):
         Raises:
             SourceError: a chosen database does not exist on the server.
         """
-        if not self.chosen:
-            return server.databases
-        missing = [name for name in self.chosen if name not in server.databases]
-        if missing:
-            names = ", ".join(repr(name) for name in missing)
-            raise SourceError(
-                f"database {names} does not exist on {self.address.display()}",
-                f"databases there: {', '.join(server.databases) or 'none'}",
-            )
-        return self.chosen
+        return chosen_databases(self.chosen, server.databases, self.address.display())
 
     def streams(self) -> list[StreamSource]:
         """Return one stream per database to dump (and the accounts' stream on MariaDB).

@@ -4,18 +4,19 @@
 category                          default schedule                            full
 ================================  ==========================================  =====
 databases                         daily at 01:00                              no
-source code                       weekly on Sunday at 03:00                   yes
+source code                       weekly on Sunday at 02:00                   yes
 server configuration              every 60 days at 02:00                      no
-images                            every 60 days at 02:00                      no
-documents                         every 60 days at 02:00                      no
-web publishing                    daily at 04:00                              no
+images                            every 60 days at 03:00                      no
+documents                         every 60 days at 04:00                      no
+web publishing                    weekly on Saturday at 03:00                 no
 ================================  ==========================================  =====
 
 "Full" asks the engine to read every file again instead of trusting the parent snapshot (``backup
 --force``): with deduplication every snapshot is complete anyway, but a full run re-reads what a changed
 file's unchanged timestamp would otherwise hide. The constants are in UTC and anchored on
 ``CATEGORY_ANCHOR``; ``CategoryDefault.schedule_in`` moves one to the institution's zone and start date.
-Defaults are only a starting point: each job's schedule is editable.
+Defaults are only a starting point: each job's schedule is editable. They are the schedules the catalog
+seeds its categories with (migration 0001, names with hyphens there); a test keeps the two equal.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from types import MappingProxyType
 from resguardo.schedules import DailyRule, IntervalRule, IntervalUnit, Schedule, WeeklyRule, load_zone
 
 CATEGORY_ANCHOR = date(2025, 1, 5)  # a Sunday: the first slot of the 60-day defaults before re-anchoring
-SUNDAY = 6
+SATURDAY, SUNDAY = 5, 6
 
 
 class Category(StrEnum):
@@ -74,16 +75,21 @@ class CategoryDefault:
         return Schedule(rule=rule, at=self.schedule.at, timezone=timezone, window=self.schedule.window)
 
 
-_EVERY_60_DAYS = Schedule(rule=IntervalRule(60, IntervalUnit.DAYS, CATEGORY_ANCHOR), at=time(2, 0))
+def _every_60_days(hour: int) -> Schedule:
+    return Schedule(rule=IntervalRule(60, IntervalUnit.DAYS, CATEGORY_ANCHOR), at=time(hour, 0))
+
+
 
 DATABASES_DEFAULT = CategoryDefault(Category.DATABASES, Schedule(rule=DailyRule(), at=time(1, 0)))
 SOURCE_CODE_DEFAULT = CategoryDefault(
-    Category.SOURCE_CODE, Schedule(rule=WeeklyRule((SUNDAY,)), at=time(3, 0)), full=True
+    Category.SOURCE_CODE, Schedule(rule=WeeklyRule((SUNDAY,)), at=time(2, 0)), full=True
 )
-SERVER_CONFIGURATION_DEFAULT = CategoryDefault(Category.SERVER_CONFIGURATION, _EVERY_60_DAYS)
-IMAGES_DEFAULT = CategoryDefault(Category.IMAGES, _EVERY_60_DAYS)
-DOCUMENTS_DEFAULT = CategoryDefault(Category.DOCUMENTS, _EVERY_60_DAYS)
-WEB_PUBLISHING_DEFAULT = CategoryDefault(Category.WEB_PUBLISHING, Schedule(rule=DailyRule(), at=time(4, 0)))
+SERVER_CONFIGURATION_DEFAULT = CategoryDefault(Category.SERVER_CONFIGURATION, _every_60_days(2))
+IMAGES_DEFAULT = CategoryDefault(Category.IMAGES, _every_60_days(3))
+DOCUMENTS_DEFAULT = CategoryDefault(Category.DOCUMENTS, _every_60_days(4))
+WEB_PUBLISHING_DEFAULT = CategoryDefault(
+    Category.WEB_PUBLISHING, Schedule(rule=WeeklyRule((SATURDAY,)), at=time(3, 0))
+)
 
 CATEGORY_DEFAULTS: MappingProxyType[Category, CategoryDefault] = MappingProxyType(
     {

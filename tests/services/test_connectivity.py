@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -77,21 +78,21 @@ def ssh_client(
     return client.id
 
 
-def run(session: Session, key: SecretKey, client_id: int, **request: object) -> dict[str, object]:
+def run(session: Session, key: SecretKey, client_id: int, **request: Any) -> dict[str, Any]:
     document = run_client_test(
         session,
         key,
         client_id,
         ConnectivityRequest(**request),
         now=NOW,
-        tested_by="ana",  # type: ignore[arg-type]
+        tested_by="ana",
     )
     session.commit()
     return document
 
 
-def statuses(document: dict[str, object]) -> dict[tuple[str, str], str]:
-    return {(item["check"], item["target"]): item["status"] for item in document["items"]}  # type: ignore[attr-defined, index]
+def statuses(document: dict[str, Any]) -> dict[tuple[str, str], str]:
+    return {(item["check"], item["target"]): item["status"] for item in document["items"]}
 
 
 def test_a_good_ssh_client_passes_every_check_and_its_size_is_estimated(
@@ -109,8 +110,8 @@ def test_a_good_ssh_client_passes_every_check_and_its_size_is_estimated(
     assert found[("SSH authentication", target)] == "ok"
     assert found[("path exists", str(tree))] == found[("path readable", str(tree))] == "ok"
     assert found[("free space", f"main ({tmp_path / 'repo'})")] == "ok"
-    assert document["summary"]["result"] == "ok"  # type: ignore[index]
-    assert document["summary"]["estimated_bytes"] == 3000  # type: ignore[index]
+    assert document["summary"]["result"] == "ok"
+    assert document["summary"]["estimated_bytes"] == 3000
     stored = queries.last_client_test(session, client_id)
     assert stored is not None and stored.tested_by == "ana" and stored.report["summary"]["failed"] == 0
     assert sshd_server.client_key.read_text() not in json.dumps(document)
@@ -133,7 +134,7 @@ def test_a_missing_host_key_fails_with_the_fingerprint_offered(
 ) -> None:
     client_id = ssh_client(session, key, sshd_server, host_key="")
     document = run(session, key, client_id)
-    [item] = [item for item in document["items"] if item["check"] == "host key known"]  # type: ignore[attr-defined]
+    [item] = [item for item in document["items"] if item["check"] == "host key known"]
     assert item["status"] == "failed" and "SHA256:" in item["detail"] and "--ssh-host-key" in item["fix"]
 
 
@@ -142,8 +143,8 @@ def test_an_unknown_host_name_fails_at_the_first_step(session: Session, key: Sec
     session.commit()
     document = run(session, key, client.id, paths=[str(tree)])
     items = document["items"]
-    assert items[0]["check"] == "name resolves" and items[0]["status"] == "failed"  # type: ignore[index]
-    assert items[0]["fix"]  # type: ignore[index]
+    assert items[0]["check"] == "name resolves" and items[0]["status"] == "failed"
+    assert items[0]["fix"]
     assert statuses(document)[("path exists", str(tree))] == "skipped"
 
 
@@ -153,7 +154,7 @@ def test_a_closed_port_fails_with_what_to_fix(
     port = free_port()
     client_id = ssh_client(session, key, sshd_server, port=port)
     document = run(session, key, client_id)
-    [item] = [item for item in document["items"] if item["check"] == "port open"]  # type: ignore[attr-defined]
+    [item] = [item for item in document["items"] if item["check"] == "port open"]
     assert item["status"] == "failed" and str(port) in item["fix"]
 
 
@@ -165,12 +166,12 @@ def test_a_missing_and_an_unreadable_path_over_ssh_are_reported_as_such(
     document = run(session, key, client_id, paths=[missing, UNREADABLE, str(tree)])
     found = statuses(document)
     assert found[("path exists", missing)] == "failed"
-    [missing_item] = [item for item in document["items"] if item["target"] == missing]  # type: ignore[attr-defined]
+    [missing_item] = [item for item in document["items"] if item["target"] == missing]
     assert missing_item["data"] == {"missing": True} and "does not exist" in missing_item["detail"]
     assert found[("path exists", UNREADABLE)] == "ok"
     assert found[("path readable", UNREADABLE)] == "failed"
     assert found[("estimated size", str(tree))] == "ok"
-    assert document["summary"]["result"] == "failed"  # type: ignore[index]
+    assert document["summary"]["result"] == "failed"
 
 
 def test_a_local_client_checks_its_paths_on_this_host(session: Session, key: SecretKey, tree: Path) -> None:
@@ -181,7 +182,7 @@ def test_a_local_client_checks_its_paths_on_this_host(session: Session, key: Sec
     assert found[("estimated size", str(tree))] == "ok"
     assert found[("path exists", str(tree / "gone"))] == "failed"
     assert found[("path readable", UNREADABLE)] == "failed"
-    assert ("name resolves", "") not in found and document["summary"]["estimated_bytes"] == 3000  # type: ignore[index]
+    assert ("name resolves", "") not in found and document["summary"]["estimated_bytes"] == 3000
 
 
 def test_a_job_gives_its_paths_and_repository(
@@ -234,7 +235,7 @@ def test_postgresql_with_a_wrong_password_fails_with_what_to_fix(
     url = f"postgresql://{SUPERUSER}@127.0.0.1:{pg_server.port}/"
     client_id = database_client(session, key, url, "wrong-password-9931")
     document = run(session, key, client_id, databases=["postgres"])
-    [item] = [item for item in document["items"] if item["check"] == "database server reachable"]  # type: ignore[attr-defined]
+    [item] = [item for item in document["items"] if item["check"] == "database server reachable"]
     assert item["status"] == "failed" and "password" in item["detail"] and "database_password" in item["fix"]
     assert "wrong-password-9931" not in json.dumps(document)
 
@@ -250,7 +251,7 @@ def test_mariadb_reachable_wrong_password_and_missing_database(
     assert found[("database server reachable", url.rstrip("/"))] == "ok"
     assert found[("database exists", "connectivity_shop")] == "ok"
     assert found[("database exists", "no_such_db")] == "failed"
-    assert [item["status"] for item in document["items"] if item["check"] == "dump tools"] == ["ok"]  # type: ignore[attr-defined]
+    assert [item["status"] for item in document["items"] if item["check"] == "dump tools"] == ["ok"]
     queries.set_client_secret(session, key, client_id, ClientSecretName.DATABASE_PASSWORD, "bad-pass-1177")
     session.commit()
     document = run(session, key, client_id, databases=["connectivity_shop"])

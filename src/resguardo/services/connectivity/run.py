@@ -91,8 +91,8 @@ def _database_address(
             client.name,
             FAILED,
             "the client has no database_url",
-            f"resguardo client edit {client.name} --database-url postgresql://USER@HOST:5432/ "
-            "(or mysql://...), and --database-password-file for its password",
+            f"resguardo client edit {client.name} --db-server postgresql://USER@HOST:5432/ "
+            "(or mysql://...), and --db-password-file for its password",
         )
         return None
     try:

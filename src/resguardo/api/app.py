@@ -13,6 +13,7 @@ from resguardo.api.errors import install_error_handlers
 from resguardo.api.ratelimit import LoginLimiter
 from resguardo.api.routes import (
     audit,
+    client_tests,
     dashboard,
     departments,
     inventory,
@@ -26,7 +27,18 @@ from resguardo.api.settings import ApiSettings
 from resguardo.catalog import create_catalog_engine, session_factory
 
 API_VERSION = "1"
-ROUTE_MODULES = (operations, session, inventory, plans, runs, people, departments, audit, dashboard)
+ROUTE_MODULES = (
+    operations,
+    session,
+    inventory,
+    client_tests,
+    plans,
+    runs,
+    people,
+    departments,
+    audit,
+    dashboard,
+)
 """The modules whose ``router`` the application includes, in order."""
 
 

@@ -6,7 +6,8 @@ walks every endpoint with every role against this table.
 
 * administrators do everything;
 * the IT director plans (categories, jobs) and reads all registers;
-* operators configure clients, repositories and jobs, run and cancel runs, and analyse failures;
+* operators configure and test clients, configure repositories and jobs, run and cancel runs, and
+  analyse failures;
 * auditors read every register, the audit log included, and change nothing;
 * custodians see repositories, jobs, runs and the dashboard (the media they keep come from them);
 * area directors see the categories and jobs (their department's requests come later);
@@ -36,6 +37,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "session.show": EVERYONE,
     "clients.read": READERS,
     "clients.write": CONFIGURERS,
+    "clients.test": CONFIGURERS,
     "repositories.read": READERS | {CUSTODIAN},
     "repositories.write": CONFIGURERS,
     "categories.read": EVERYONE,

@@ -9,11 +9,20 @@ the engine of it.
 """
 
 from resguardo.catalog.database import create_catalog_engine, database_url, default_data_dir, session_factory
-from resguardo.catalog.enums import Language, Role, RunState, RunTrigger, SecretName, Transport
+from resguardo.catalog.enums import (
+    ClientSecretName,
+    Language,
+    Role,
+    RunState,
+    RunTrigger,
+    SecretName,
+    Transport,
+)
 from resguardo.catalog.migrate import upgrade
 from resguardo.catalog.secrets import SecretKey, load_secret_key
 
 __all__ = [
+    "ClientSecretName",
     "Language",
     "Role",
     "RunState",

@@ -63,3 +63,11 @@ class SecretName(enum.StrEnum):
     S3_SECRET_ACCESS_KEY = "s3_secret_access_key"  # noqa: S105 (a secret's name, not a secret)
     SSH_PRIVATE_KEY = "ssh_private_key"
     SSH_PASSWORD = "ssh_password"  # noqa: S105 (a secret's name, not a secret)
+
+
+class ClientSecretName(enum.StrEnum):
+    """The secrets a client server may hold, sealed in the catalog: how the service logs in to it."""
+
+    SSH_PRIVATE_KEY = "ssh_private_key"
+    SSH_KEY_PASSPHRASE = "ssh_key_passphrase"  # noqa: S105 (a secret's name, not a secret)
+    DATABASE_PASSWORD = "database_password"  # noqa: S105 (a secret's name, not a secret)

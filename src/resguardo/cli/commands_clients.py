@@ -21,6 +21,62 @@ PortOption = Annotated[int | None, typer.Option("--port", min=1, max=65535, help
 SshUserOption = Annotated[str | None, typer.Option("--ssh-user", help="The account to log in as.")]
 TransportOption = Annotated[str | None, typer.Option("--transport", help="How to reach it: ssh or local.")]
 NotesOption = Annotated[str | None, typer.Option("--notes", help="Free text.")]
+HostKeyOption = Annotated[
+    str | None,
+    typer.Option("--ssh-host-key", help="The server's public host key, 'TYPE BASE64' (ssh-keyscan output)."),
+]
+KeyFileOption = Annotated[
+    str | None,
+    typer.Option("--ssh-key-file", help="A private key file to log in with; sealed in the catalog."),
+]
+KeyPassphraseFileOption = Annotated[
+    str | None,
+    typer.Option("--ssh-key-passphrase-file", help="A file holding the key's passphrase; sealed."),
+]
+DbServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db-server", help="The client's database server: postgresql://USER@HOST:PORT/ or mysql://..."
+    ),
+]
+DbPasswordFileOption = Annotated[
+    str | None,
+    typer.Option("--db-password-file", help="A file holding the database password; sealed."),
+]
+
+
+def _secret_file(path: str | None, what: str, *, whole: bool = False) -> str | None:
+    """Return the content of a secret's file (its last line break removed unless ``whole``), or None.
+
+    Raises:
+        UsageError: the file cannot be read, or is empty.
+    """
+    from resguardo.core.errors import UsageError
+
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(
+            f"cannot read the {what} file {path}: {reason}", "check the path and its permissions"
+        ) from None
+    value = text if whole else text.removesuffix("\n")
+    if not value.strip():
+        raise UsageError(f"the {what} file {path} is empty")
+    return value
+
+
+def _secrets(key_file: str | None, passphrase_file: str | None, password_file: str | None) -> dict[str, str]:
+    """Return the client secrets read from the files given, by secret name."""
+    read = {
+        "ssh_private_key": _secret_file(key_file, "SSH key", whole=True),
+        "ssh_key_passphrase": _secret_file(passphrase_file, "SSH key passphrase"),
+        "database_password": _secret_file(password_file, "database password"),
+    }
+    return {name: value for name, value in read.items() if value is not None}
 
 
 @client_app.command("list")
@@ -48,18 +104,32 @@ def client_add(
     ssh_user: SshUserOption = None,
     transport: TransportOption = None,
     notes: NotesOption = None,
+    ssh_host_key: HostKeyOption = None,
+    ssh_key_file: KeyFileOption = None,
+    ssh_key_passphrase_file: KeyPassphraseFileOption = None,
+    db_server: DbServerOption = None,
+    db_password_file: DbPasswordFileOption = None,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Add a client server.
+    """Add a client server, with the key and passwords to reach it (sealed in the catalog).
 
     \f
     Raises:
-        Conflict: the name is taken. UsageError, ConfigurationError: a field is invalid.
+        Conflict: the name is taken. UsageError, ConfigurationError: a field or file is invalid.
     """
-    fields = given(address=address, port=port, ssh_user=ssh_user, transport=transport, notes=notes)
+    fields = given(
+        address=address,
+        port=port,
+        ssh_user=ssh_user,
+        transport=transport,
+        notes=notes,
+        ssh_host_key=ssh_host_key,
+        database_url=db_server,
+    )
+    secrets = _secrets(ssh_key_file, ssh_key_passphrase_file, db_password_file)
     with open_catalog(ctx, database_url, data_dir) as catalog:
-        document = catalog.add_client(name, fields)
+        document = catalog.add_client(name, fields, secrets)
     print_done(command_output(ctx), document, f"client {name!r} added")
 
 
@@ -92,20 +162,33 @@ def client_edit(
     ssh_user: SshUserOption = None,
     transport: TransportOption = None,
     notes: NotesOption = None,
+    ssh_host_key: HostKeyOption = None,
+    ssh_key_file: KeyFileOption = None,
+    ssh_key_passphrase_file: KeyPassphraseFileOption = None,
+    db_server: DbServerOption = None,
+    db_password_file: DbPasswordFileOption = None,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Change the given fields of a client server.
+    """Change the given fields of a client server, and replace the secrets given.
 
     \f
     Raises:
         NotFound: no such client. Conflict: the new name is taken. UsageError: a field is invalid.
     """
     changes = given(
-        name=new_name, address=address, port=port, ssh_user=ssh_user, transport=transport, notes=notes
+        name=new_name,
+        address=address,
+        port=port,
+        ssh_user=ssh_user,
+        transport=transport,
+        notes=notes,
+        ssh_host_key=ssh_host_key,
+        database_url=db_server,
     )
+    secrets = _secrets(ssh_key_file, ssh_key_passphrase_file, db_password_file)
     with open_catalog(ctx, database_url, data_dir) as catalog:
-        document = catalog.edit_client(name, changes)
+        document = catalog.edit_client(name, changes, secrets)
     print_done(command_output(ctx), document, f"client {document['name']!r} changed")
 
 
@@ -129,4 +212,7 @@ def client_remove(
 
 def register(app: typer.Typer) -> None:
     """Add the ``client`` command group to ``app``."""
+    from resguardo.cli.commands_client_test import client_test
+
+    client_app.command("test")(client_test)
     app.add_typer(client_app, name="client")

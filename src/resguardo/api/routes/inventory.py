@@ -1,4 +1,4 @@
-"""Client servers and repositories. Repository secrets are write-only: accepted, never returned."""
+"""Client servers and repositories. Client and repository secrets are write-only: accepted, never returned."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ from resguardo.api.routes._common import (
     now_of,
     page_of,
 )
-from resguardo.catalog.enums import SecretName, Transport
+from resguardo.catalog.enums import ClientSecretName, SecretName, Transport
 from resguardo.catalog.models import Client, Repository
 from resguardo.catalog.models.inventory import DEFAULT_MAX_CONCURRENT_RUNS, MAX_CONCURRENT_RUNS_LIMIT
 from resguardo.catalog.queries import (
+    client_secret_names,
     create_client,
     create_repository,
     delete_client,
@@ -35,7 +36,9 @@ from resguardo.catalog.queries import (
     get_repository,
     list_clients,
     list_repositories,
+    remove_client_secret,
     remove_secret,
+    set_client_secret,
     set_secret,
     snapshot_of,
     update_client,
@@ -49,7 +52,9 @@ RepositoryId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Location = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^(sftp://|s3://|local:|/)[^\x00]*$")]
 SecretValue = Annotated[SecretStr, Field(min_length=1, max_length=16_384)]
-CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes")
+CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes", "ssh_host_key", "database_url")
+HostKey = Annotated[str, Field(max_length=16_384)]
+DatabaseUrl = Annotated[str, Field(max_length=1024)]
 REPOSITORY_FIELDS = ("max_concurrent_runs", "name", "url", "options", "notes")
 RunLimit = Annotated[int, Field(ge=1, le=MAX_CONCURRENT_RUNS_LIMIT, strict=True)]
 assert REPOSITORY_SCHEMES  # the pattern of Location spells the same schemes
@@ -64,10 +69,14 @@ class ClientCreate(Input):
     ssh_user: Annotated[str, Field(max_length=64)] = ""
     transport: Transport = Transport.SSH
     notes: Text = ""
+    ssh_host_key: HostKey = ""
+    database_url: DatabaseUrl = ""
+    secrets: dict[ClientSecretName, SecretValue] = Field(default_factory=dict)
 
 
 class ClientUpdate(Input):
-    """Changes to a client server (only the fields sent change)."""
+    """Changes to a client server (only the fields sent change); ``secrets`` replaces the named secrets,
+    ``remove_secrets`` drops some."""
 
     name: Name | None = None
     address: ShortText | None = None
@@ -75,10 +84,19 @@ class ClientUpdate(Input):
     ssh_user: Annotated[str, Field(max_length=64)] | None = None
     transport: Transport | None = None
     notes: Text | None = None
+    ssh_host_key: HostKey | None = None
+    database_url: DatabaseUrl | None = None
+    secrets: dict[ClientSecretName, SecretValue] = Field(default_factory=dict)
+    remove_secrets: list[ClientSecretName] = Field(default_factory=list, max_length=len(ClientSecretName))
+
+
+def client_audit(client: Client) -> dict[str, Any]:
+    """Return the audit snapshot of a client: its fields and the names of its secrets."""
+    return {**snapshot_of(client), "secrets_set": client_secret_names(client)}
 
 
 def client_json(client: Client) -> dict[str, Any]:
-    """Return a client as JSON."""
+    """Return a client as JSON: which secrets are set, never their values."""
     return {
         "id": client.id,
         "name": client.name,
@@ -87,6 +105,9 @@ def client_json(client: Client) -> dict[str, Any]:
         "ssh_user": client.ssh_user,
         "transport": client.transport.value,
         "notes": client.notes,
+        "ssh_host_key": client.ssh_host_key,
+        "database_url": client.database_url,
+        "secrets_set": client_secret_names(client),
         "created_at": client.created_at.isoformat(),
         "updated_at": client.updated_at.isoformat(),
     }
@@ -113,10 +134,14 @@ def clients_create(
     session: CatalogSession,
     principal: Annotated[Principal, allow("clients.write")],
 ) -> dict[str, Any]:
-    """Add a client server."""
+    """Add a client server, sealing its secrets (SSH key, its passphrase, database password)."""
+    key = request.app.state.context.secret_key
     with naming_fields(CLIENT_FIELDS):
-        client = create_client(session, now=now_of(request), **body.model_dump())
-    audit(session, request, principal, "client.create", "client", client.id, after=snapshot_of(client))
+        client = create_client(session, now=now_of(request), **body.model_dump(exclude={"secrets"}))
+    for name, value in body.secrets.items():
+        set_client_secret(session, key, client.id, name, value.get_secret_value())
+    session.refresh(client)
+    audit(session, request, principal, "client.create", "client", client.id, after=client_audit(client))
     session.commit()
     return client_json(client)
 
@@ -137,12 +162,23 @@ def clients_update(
     session: CatalogSession,
     principal: Annotated[Principal, allow("clients.write")],
 ) -> dict[str, Any]:
-    """Change a client server."""
-    before = snapshot_of(get_client(session, client_id))
-    changes = {key: value for key, value in changes_of(body).items() if value is not None}
+    """Change a client server; set or remove its secrets."""
+    secret_key = request.app.state.context.secret_key
+    before = client_audit(get_client(session, client_id))
+    changes = {
+        key: value
+        for key, value in changes_of(body, ("secrets", "remove_secrets")).items()
+        if value is not None
+    }
     with naming_fields(CLIENT_FIELDS):
-        client = update_client(session, client_id, changes, now=now_of(request))
-    audit(session, request, principal, "client.update", "client", client_id, before, snapshot_of(client))
+        update_client(session, client_id, changes, now=now_of(request))
+    for name in body.remove_secrets:
+        remove_client_secret(session, client_id, name)
+    for name, value in body.secrets.items():
+        set_client_secret(session, secret_key, client_id, name, value.get_secret_value())
+    client = get_client(session, client_id)
+    session.refresh(client)
+    audit(session, request, principal, "client.update", "client", client_id, before, client_audit(client))
     session.commit()
     return client_json(client)
 
@@ -154,8 +190,8 @@ def clients_delete(
     session: CatalogSession,
     principal: Annotated[Principal, allow("clients.write")],
 ) -> None:
-    """Remove a client server no job uses."""
-    before = snapshot_of(get_client(session, client_id))
+    """Remove a client server no job uses, with its sealed secrets."""
+    before = client_audit(get_client(session, client_id))
     delete_client(session, client_id)
     audit(session, request, principal, "client.delete", "client", client_id, before=before)
     session.commit()

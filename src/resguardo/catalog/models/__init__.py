@@ -2,7 +2,13 @@
 
 from resguardo.catalog.models.audit import AuditEntry
 from resguardo.catalog.models.base import Base
-from resguardo.catalog.models.inventory import Client, Repository, RepositorySecret
+from resguardo.catalog.models.inventory import (
+    Client,
+    ClientSecret,
+    ClientTestReport,
+    Repository,
+    RepositorySecret,
+)
 from resguardo.catalog.models.people import ApiToken, Department, User, UserRole
 from resguardo.catalog.models.plans import MINIMUM_RECORDS_KEEP_DAYS, Category, Job
 from resguardo.catalog.models.runs import FailureEntry, Run
@@ -14,6 +20,8 @@ __all__ = [
     "Base",
     "Category",
     "Client",
+    "ClientSecret",
+    "ClientTestReport",
     "Department",
     "FailureEntry",
     "Job",

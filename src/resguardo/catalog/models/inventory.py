@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from resguardo.catalog._types import JsonText, StrEnumType, UtcDateTime, enum_check
-from resguardo.catalog.enums import SecretName, Transport
+from resguardo.catalog.enums import ClientSecretName, SecretName, Transport
 from resguardo.catalog.models.base import Base, Timestamps
 from resguardo.catalog.models.people import NAME_LENGTH
 
@@ -31,6 +31,53 @@ class Client(Timestamps, Base):
     ssh_user: Mapped[str] = mapped_column(String(64), default="")
     transport: Mapped[Transport] = mapped_column(StrEnumType(Transport, 8), default=Transport.SSH)
     notes: Mapped[str] = mapped_column(Text, default="")
+    ssh_host_key: Mapped[str] = mapped_column(Text, default="", server_default="")
+    database_url: Mapped[str] = mapped_column(String(1024), default="", server_default="")
+
+    secrets: Mapped[list[ClientSecret]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ClientSecret.name"
+    )
+    test_report: Mapped[ClientTestReport | None] = relationship(
+        cascade="all, delete-orphan", lazy="select", uselist=False
+    )
+
+    @property
+    def secret_names(self) -> frozenset[ClientSecretName]:
+        """Return which secrets are set (never their values)."""
+        return frozenset(secret.name for secret in self.secrets)
+
+
+class ClientSecret(Base):
+    """One secret of a client server (its SSH key, the key's passphrase, a database password), sealed
+    like :class:`RepositorySecret`: authenticated with the client's ID and the secret's name."""
+
+    __tablename__ = "client_secrets"
+    __table_args__ = (enum_check("name", ClientSecretName, "name"),)
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[ClientSecretName] = mapped_column(StrEnumType(ClientSecretName, 32), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+    def __repr__(self) -> str:
+        """Return which secret this is, never its value."""
+        return f"<ClientSecret client_id={self.client_id} name={self.name}>"
+
+
+class ClientTestReport(Base):
+    """The last connectivity and feasibility test of a client: when, by whom, and its report (items
+    and summary, which never hold a secret)."""
+
+    __tablename__ = "client_test_reports"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    tested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    tested_by: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    report: Mapped[dict[str, Any]] = mapped_column(JsonText, default=dict)
+
+    def __repr__(self) -> str:
+        """Return whose report this is."""
+        return f"<ClientTestReport client_id={self.client_id}>"
 
 
 class Repository(Timestamps, Base):

@@ -2,6 +2,13 @@
 
 from resguardo.catalog.queries._common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from resguardo.catalog.queries.audit import list_audit, record_audit, snapshot_of
+from resguardo.catalog.queries.client_secrets import (
+    client_secret_names,
+    remove_client_secret,
+    reveal_client_secret,
+    set_client_secret,
+)
+from resguardo.catalog.queries.client_tests import last_client_test, store_client_test
 from resguardo.catalog.queries.failures import close_failures, list_failures, open_failure, record_analysis
 from resguardo.catalog.queries.inventory import (
     create_client,
@@ -78,6 +85,7 @@ __all__ = [
     "cancel_run",
     "cancel_running_run",
     "claim_next_run",
+    "client_secret_names",
     "close_failures",
     "create_api_token",
     "create_category",
@@ -106,6 +114,7 @@ __all__ = [
     "get_run",
     "get_user",
     "heartbeat",
+    "last_client_test",
     "list_audit",
     "list_categories",
     "list_clients",
@@ -119,15 +128,19 @@ __all__ = [
     "queue_due_run",
     "record_analysis",
     "record_audit",
+    "remove_client_secret",
     "remove_secret",
     "request_run_now",
+    "reveal_client_secret",
     "reveal_secret",
     "revoke_api_token",
     "scheduling_rows",
+    "set_client_secret",
     "set_password",
     "set_roles",
     "set_secret",
     "snapshot_of",
+    "store_client_test",
     "update_category",
     "update_client",
     "update_department",

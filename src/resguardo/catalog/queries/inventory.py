@@ -28,10 +28,11 @@ from resguardo.catalog.queries._common import (
     reverting_on_error,
     touch,
 )
+from resguardo.catalog.queries.client_secrets import check_client_credentials
 from resguardo.catalog.secrets import SecretKey
 from resguardo.core.errors import Conflict, NotFound, SecretKeyError, UsageError
 
-CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes")
+CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes", "ssh_host_key", "database_url")
 REPOSITORY_FIELDS = ("name", "url", "options", "notes", "max_concurrent_runs")
 REPOSITORY_SCHEMES = ("sftp://", "s3://", "local:", "/")
 
@@ -42,6 +43,7 @@ def _check_client(client: Client) -> None:
         raise UsageError(f"the port of client {client.name!r} must be from 1 to 65535, not {client.port}")
     if Transport(client.transport) is Transport.SSH and not client.address.strip():
         raise UsageError(f"client {client.name!r} is reached over SSH and needs an address")
+    check_client_credentials(client)
 
 
 def create_client(
@@ -54,16 +56,27 @@ def create_client(
     ssh_user: str = "",
     transport: Transport = Transport.SSH,
     notes: str = "",
+    ssh_host_key: str = "",
+    database_url: str = "",
 ) -> Client:
-    """Add a client server and return it.
+    """Add a client server and return it (its secrets are set with
+    :func:`~resguardo.catalog.queries.client_secrets.set_client_secret`).
 
     Raises:
         Conflict: the name is taken.
-        UsageError: the name is empty, the port is out of range, or an SSH client has no address.
+        UsageError: the name is empty, the port is out of range, an SSH client has no address, or the
+            host key or database URL is malformed.
     """
     ensure_name_free(session, Client, Client.name, name, "client")
     client = Client(
-        name=name, address=address, port=port, ssh_user=ssh_user, transport=_transport(transport), notes=notes
+        name=name,
+        address=address,
+        port=port,
+        ssh_user=ssh_user,
+        transport=_transport(transport),
+        notes=notes,
+        ssh_host_key=ssh_host_key,
+        database_url=database_url,
     )
     _check_client(client)
     touch(client, now, created=True)

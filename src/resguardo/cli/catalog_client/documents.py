@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-CLIENT_KEYS = ("id", "name", "address", "port", "ssh_user", "transport", "notes")
+CLIENT_KEYS = (
+    "id",
+    "name",
+    "address",
+    "port",
+    "ssh_user",
+    "transport",
+    "notes",
+    "ssh_host_key",
+    "database_url",
+    "secrets_set",
+)
 REPOSITORY_KEYS = (
     "id",
     "name",

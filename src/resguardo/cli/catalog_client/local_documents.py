@@ -17,7 +17,7 @@ def moment(value: datetime | None) -> str | None:
 
 
 def client_document(client: Client) -> dict[str, Any]:
-    """Return a client server's document."""
+    """Return a client server's document: which secrets are set, never their values."""
     return {
         "id": client.id,
         "name": client.name,
@@ -26,6 +26,9 @@ def client_document(client: Client) -> dict[str, Any]:
         "ssh_user": client.ssh_user,
         "transport": str(client.transport),
         "notes": client.notes,
+        "ssh_host_key": client.ssh_host_key,
+        "database_url": client.database_url,
+        "secrets_set": sorted(name.value for name in client.secret_names),
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from resguardo.cli.catalog_client.local_base import LocalBase, every_page
@@ -29,6 +29,12 @@ def find_repository(session: Session, name: str) -> Repository:
     from resguardo.catalog.queries._common import get_by_name_or_raise
 
     return get_by_name_or_raise(session, Repository, Repository.name, name, "repository")
+
+
+def _client_audit(client: Client) -> dict[str, Any]:
+    from resguardo.catalog import queries
+
+    return {**queries.snapshot_of(client), "secrets_set": queries.client_secret_names(client)}
 
 
 def _repository_audit(repository: Repository) -> dict[str, Any]:
@@ -58,30 +64,60 @@ class LocalInventory(LocalBase):
         with self.sessions() as session:
             return client_document(find_client(session, name))
 
-    def add_client(self, name: str, fields: Mapping[str, Any]) -> Record:
-        """Add a client; return it. Raises Conflict, UsageError."""
+    def add_client(self, name: str, fields: Mapping[str, Any], secrets: Mapping[str, str]) -> Record:
+        """Add a client with its sealed secrets; return it. Raises Conflict, UsageError, SecretKeyError."""
         from resguardo.catalog import queries
 
+        key = self.secret_key() if secrets else None
         now = self.now()
         with self.sessions() as session:
             client = queries.create_client(session, name=name, now=now, **fields)
+            for secret_name, value in secrets.items():
+                assert key is not None
+                queries.set_client_secret(session, key, client.id, secret_name, value)
+            session.refresh(client)
             self.record_change(
-                session, now, "client.create", "client", client.id, after=queries.snapshot_of(client)
+                session, now, "client.create", "client", client.id, after=_client_audit(client)
             )
             return client_document(client)
 
-    def edit_client(self, name: str, changes: Mapping[str, Any]) -> Record:
-        """Change the client ``name``; return it. Raises NotFound, Conflict, UsageError."""
+    def edit_client(self, name: str, changes: Mapping[str, Any], secrets: Mapping[str, str]) -> Record:
+        """Change the client ``name`` and set ``secrets``; return it. Raises NotFound, Conflict,
+        UsageError, SecretKeyError."""
         from resguardo.catalog import queries
 
+        key = self.secret_key() if secrets else None
         now = self.now()
         with self.sessions() as session:
             client = find_client(session, name)
-            before = queries.snapshot_of(client)
+            before = _client_audit(client)
             client = queries.update_client(session, client.id, changes, now=now)
-            after = queries.snapshot_of(client)
+            for secret_name, value in secrets.items():
+                assert key is not None
+                queries.set_client_secret(session, key, client.id, secret_name, value)
+            session.refresh(client)
+            after = _client_audit(client)
             self.record_change(session, now, "client.update", "client", client.id, before, after)
             return client_document(client)
+
+    def test_client(
+        self, name: str, paths: Sequence[str], databases: Sequence[str], job: str | None
+    ) -> Record:
+        """Run the connectivity test of the client ``name``, store and return its report. Raises
+        NotFound, UsageError, SecretKeyError."""
+        from resguardo.catalog import queries
+        from resguardo.cli.catalog_client.local_base import local_user_name
+        from resguardo.services.connectivity import ConnectivityRequest, run_client_test
+
+        key, now = self.secret_key(), self.now()
+        with self.sessions() as session:
+            client = find_client(session, name)
+            job_id = queries.find_job(session, job).id if job is not None else None
+            request = ConnectivityRequest(list(paths), list(databases), None, job_id)
+            document = run_client_test(session, key, client.id, request, now=now, tested_by=local_user_name())
+            after = {"summary": document["summary"]}
+            self.record_change(session, now, "client.test", "client", client.id, after=after)
+            return document
 
     def remove_client(self, name: str) -> Record:
         """Remove the client ``name``; return what it was. Raises NotFound, Conflict."""

@@ -36,15 +36,24 @@ class CatalogClient(Protocol):
         """Return the client ``name``. Raises NotFound."""
         ...
 
-    def add_client(self, name: str, fields: Mapping[str, Any]) -> Record:
-        """Add a client with ``fields`` (address, port, ssh_user, transport, notes); return it.
+    def add_client(self, name: str, fields: Mapping[str, Any], secrets: Mapping[str, str]) -> Record:
+        """Add a client with ``fields`` (address, port, ssh_user, transport, notes, ssh_host_key,
+        database_url) and ``secrets`` sealed (ssh_private_key, ssh_key_passphrase, database_password);
+        return it.
 
         Raises Conflict (name taken), UsageError or ConfigurationError (a field is invalid)."""
         ...
 
-    def edit_client(self, name: str, changes: Mapping[str, Any]) -> Record:
-        """Change the client ``name`` (``name`` in ``changes`` renames it); return it. Raises NotFound,
-        Conflict, UsageError or ConfigurationError."""
+    def edit_client(self, name: str, changes: Mapping[str, Any], secrets: Mapping[str, str]) -> Record:
+        """Change the client ``name`` (``name`` in ``changes`` renames it) and set ``secrets``; return it.
+        Raises NotFound, Conflict, UsageError or ConfigurationError."""
+        ...
+
+    def test_client(
+        self, name: str, paths: Sequence[str], databases: Sequence[str], job: str | None
+    ) -> Record:
+        """Run the connectivity test of the client ``name`` on ``paths`` and ``databases`` (or those of
+        the job ``job``); return the stored report. Raises NotFound, UsageError, AccessDenied."""
         ...
 
     def remove_client(self, name: str) -> Record:

@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from resguardo.web.routes import audit, dashboard, inventory, jobs, people, runs, session
+from resguardo.web.routes import audit, client_tests, dashboard, inventory, jobs, people, runs, session
 
 ROUTERS: tuple[APIRouter, ...] = (
     session.router,
     dashboard.router,
     inventory.router,
+    client_tests.router,  # after inventory: /clients/new before /clients/{id}
     jobs.router,
     runs.router,
     people.router,

@@ -1,11 +1,12 @@
 """Client servers and repositories through the API (remote mode).
 
-A repository's passphrase is sent once, in the request that sets it, and never comes back.
+A client's secrets and a repository's passphrase are sent once, in the request that sets them, and
+never come back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from resguardo.cli.catalog_client.protocol import Record
@@ -24,14 +25,29 @@ class RemoteInventory(RemoteBase):
         """Return the client ``name``. Raises NotFound."""
         return client_record(self.find("/clients", "client", name))
 
-    def add_client(self, name: str, fields: Mapping[str, Any]) -> Record:
-        """Add a client; return it. Raises Conflict, ConfigurationError."""
-        return client_record(self.api.request("POST", "/clients", json={"name": name, **fields}))
+    def add_client(self, name: str, fields: Mapping[str, Any], secrets: Mapping[str, str]) -> Record:
+        """Add a client, sending its secrets once; return it. Raises Conflict, ConfigurationError."""
+        body = {"name": name, **fields, "secrets": dict(secrets)}
+        return client_record(self.api.request("POST", "/clients", json=body))
 
-    def edit_client(self, name: str, changes: Mapping[str, Any]) -> Record:
-        """Change the client ``name``; return it. Raises NotFound, Conflict, ConfigurationError."""
+    def edit_client(self, name: str, changes: Mapping[str, Any], secrets: Mapping[str, str]) -> Record:
+        """Change the client ``name`` (and its secrets); return it. Raises NotFound, Conflict,
+        ConfigurationError."""
         client_id = self.find_id("/clients", "client", name)
-        return client_record(self.api.request("PATCH", f"/clients/{client_id}", json=dict(changes)))
+        body = {**changes, "secrets": dict(secrets)}
+        return client_record(self.api.request("PATCH", f"/clients/{client_id}", json=body))
+
+    def test_client(
+        self, name: str, paths: Sequence[str], databases: Sequence[str], job: str | None
+    ) -> Record:
+        """Run the connectivity test of the client ``name`` on the server; return its report. Raises
+        NotFound, ConfigurationError, AccessDenied."""
+        client_id = self.find_id("/clients", "client", name)
+        body: dict[str, Any] = {"paths": list(paths), "databases": list(databases)}
+        if job is not None:
+            body["job_id"] = self.find_id("/jobs", "job", job)
+        report: Record = self.api.request("POST", f"/clients/{client_id}/test", json=body)
+        return report
 
     def remove_client(self, name: str) -> Record:
         """Remove the client ``name``; return what it was. Raises NotFound, Conflict."""

@@ -7,6 +7,7 @@ from resguardo.catalog.enums import Language, Role, RunState, RunTrigger, Secret
 from resguardo.catalog.models import FailureEntry, Job
 from resguardo.catalog.queries import (
     create_client,
+    create_department,
     create_job,
     create_repository,
     enqueue_run,
@@ -15,6 +16,7 @@ from resguardo.catalog.queries import (
     get_user,
     list_audit,
     list_clients,
+    list_users,
 )
 from tests.api.conftest import NOW
 from tests.web.conftest import Console, csrf_of
@@ -264,3 +266,44 @@ def test_failure_analysis_is_signed_with_who_and_when(console: Console) -> None:
     assert saved.status_code == 303
     assert "olga" in page and "12:00:00" in page
     assert "pruned and added space" in browser.get("/failures").text
+
+
+def test_an_administrator_puts_a_new_user_in_a_department(console: Console) -> None:
+    with console.sessions() as session:
+        area = create_department(session, name="Finanzas", now=NOW)
+        session.commit()
+        area_id = area.id
+    console.user("root", [Role.ADMINISTRATOR])
+    browser = console.browser("root")
+    form = browser.get("/users/new").text
+    assert "Finanzas" in form and "Departamento" in form
+
+    made = browser.post(
+        "/users/new",
+        data={
+            "csrf_token": csrf_of(form),
+            "username": "luisa",
+            "password": "a long enough password",
+            "language": "es",
+            "roles": "requester",
+            "department_id": str(area_id),
+        },
+    )
+    unknown = browser.post(
+        "/users/new",
+        data={
+            "csrf_token": csrf_of(form),
+            "username": "pedro",
+            "password": "a long enough password",
+            "language": "es",
+            "department_id": "999999",
+        },
+    )
+
+    assert made.status_code == 303, made.text
+    with console.sessions() as session:
+        [luisa] = [user for user in list_users(session).items if user.username == "luisa"]
+        assert luisa.department_id == area_id
+    assert unknown.status_code in (404, 409, 422)
+    with console.sessions() as session:
+        assert "pedro" not in [user.username for user in list_users(session).items]

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from resguardo.api.auth import CatalogSession, Principal
 from resguardo.api.routes import people as api
 from resguardo.api.routes._common import DATABASE_INTEGER_MAX
 from resguardo.catalog.enums import Language, Role
-from resguardo.catalog.queries import get_user, list_users
+from resguardo.catalog.queries import get_user, list_departments, list_users
+from resguardo.catalog.queries._common import MAX_PAGE_SIZE
 from resguardo.web.forms import FormState, checked, flag, submit
 from resguardo.web.pages import Fields, form_lists, page, render
 from resguardo.web.routes.inventory import PAGE_SIZE, _offset
@@ -31,22 +33,41 @@ def users_page(
     return render(request, "users.html", {"listing": listing}, principal)
 
 
-def _user_form(values: dict[str, Any], user_id: int | None = None) -> dict[str, Any]:
-    return {"form": FormState(values), "user_id": user_id, "roles": list(Role), "languages": list(Language)}
+def _user_form(session: Session, values: dict[str, Any], user_id: int | None = None) -> dict[str, Any]:
+    departments = [("", "—")] + [
+        (str(department.id), department.name)
+        for department in list_departments(session, limit=MAX_PAGE_SIZE).items
+    ]
+    return {
+        "form": FormState(values),
+        "user_id": user_id,
+        "roles": list(Role),
+        "languages": list(Language),
+        "departments": departments,
+    }
 
 
 def _user_values(request: Request, fields: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {name: fields.get(name, "") for name in TEXT_FIELDS}
     values["roles"] = form_lists(request).get("roles", [])
     values["active"] = flag(fields, "active")
+    values["department_id"] = fields.get("department_id", "")
     return values
 
 
+def _department_id(values: dict[str, Any]) -> int | str | None:
+    """Return the form's department for the API: None for none, else the ID (as sent, for it to check)."""
+    chosen = str(values.get("department_id") or "")
+    return int(chosen) if chosen.isdigit() else (chosen or None)
+
+
 @router.get("/users/new")
-def user_new(request: Request, principal: Annotated[Principal, page("users.write")]) -> HTMLResponse:
+def user_new(
+    request: Request, session: CatalogSession, principal: Annotated[Principal, page("users.write")]
+) -> HTMLResponse:
     """Show the form of a new user."""
-    values = {"language": Language.SPANISH.value, "roles": [], "active": True}
-    return render(request, "user_form.html", _user_form(values), principal)
+    values = {"language": Language.SPANISH.value, "roles": [], "active": True, "department_id": ""}
+    return render(request, "user_form.html", _user_form(session, values), principal)
 
 
 @router.post("/users/new")
@@ -61,6 +82,7 @@ def user_create(
 
     def save() -> str:
         body = {name: values[name] for name in (*TEXT_FIELDS, "roles")}
+        body["department_id"] = _department_id(values)
         api.users_create(
             checked(api.UserCreate, {**body, "password": fields.get("password", "")}),
             request,
@@ -69,7 +91,7 @@ def user_create(
         )
         return "/users"
 
-    return submit(request, session, principal, "user_form.html", _user_form(values), save)
+    return submit(request, session, principal, "user_form.html", _user_form(session, values), save)
 
 
 @router.get("/users/{user_id}/edit")
@@ -83,9 +105,12 @@ def user_edit(
     user = get_user(session, user_id)
     values: dict[str, Any] = {name: getattr(user, name) for name in TEXT_FIELDS}
     values.update(
-        language=user.language.value, roles=sorted(role.value for role in user.roles), active=user.active
+        language=user.language.value,
+        roles=sorted(role.value for role in user.roles),
+        active=user.active,
+        department_id=str(user.department_id or ""),
     )
-    return render(request, "user_form.html", _user_form(values, user_id), principal)
+    return render(request, "user_form.html", _user_form(session, values, user_id), principal)
 
 
 @router.post("/users/{user_id}/edit")
@@ -101,9 +126,10 @@ def user_update(
 
     def save() -> str:
         body: dict[str, Any] = {name: values[name] for name in (*TEXT_FIELDS, "roles", "active")}
+        body["department_id"] = _department_id(values)
         if fields.get("password"):
             body["password"] = fields["password"]
         api.users_update(user_id, checked(api.UserUpdate, body), request, session, principal)
         return "/users"
 
-    return submit(request, session, principal, "user_form.html", _user_form(values, user_id), save)
+    return submit(request, session, principal, "user_form.html", _user_form(session, values, user_id), save)

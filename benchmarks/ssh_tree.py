@@ -143,7 +143,7 @@ def main() -> None:
             ]
         else:
             read = int(summary.get("files_new", 0)) + int(summary.get("files_changed", 0))  # type: ignore[call-overload]
-            network = [str(read), "–", "–", "–", "–"]
+            network = [str(read), "-", "-", "-", "-"]
         print(f"| {label} | {elapsed:.1f} s | " + " | ".join(network) + " |")
 
 

@@ -59,7 +59,7 @@ def test_backup_over_ssh_restores_the_same_tree_and_an_unchanged_rerun_reads_not
     listed = repo("--json", "snapshots", "--host", "web01")
     assert listed.exit_code == 0 and len(listed.json()) == 2
     target = tmp_path / "restored"
-    restored = repo("restore", "latest", "--host", "web01", "--target", str(target))
+    restored = repo("restore", rerun["snapshot_id"], "--target", str(target))
     assert restored.exit_code == 0, restored.stderr
     copy_root = target / str(client_tree).lstrip("/")
     for original in [client_tree, *client_tree.rglob("*")]:

@@ -385,6 +385,21 @@ def open_transport(location: SftpLocation, credentials: Credentials, timeout: fl
         AuthenticationFailed: every key was refused.
     """
     sock = socket.create_connection((location.host, location.port), timeout=timeout)
+    return open_transport_on(sock, location, credentials, timeout)
+
+
+def open_transport_on(
+    sock: socket.socket, location: SftpLocation, credentials: Credentials, timeout: float
+) -> paramiko.Transport:
+    """Like :func:`open_transport`, over a connected socket (or an object that acts as one, such as a
+    wrapper that counts the bytes it carries); the transport owns it from then on.
+
+    Raises:
+        OSError, EOFError, paramiko.SSHException: the connection failed or dropped.
+        HostKeyError: the host key is unknown or changed.
+        ConfigurationError: no key could be offered.
+        AuthenticationFailed: every key was refused.
+    """
     transport = paramiko.Transport(sock, default_window_size=WINDOW_BYTES)
     try:
         prefer_known_key_types(transport, location, credentials)

@@ -136,8 +136,35 @@ def backup(
     no_mysql_users: Annotated[
         bool, typer.Option("--no-mysql-users", help="Leave out MariaDB's accounts and grants.")
     ] = False,
+    ssh: Annotated[
+        str | None,
+        typer.Option(
+            "--ssh",
+            metavar="[USER@]HOST[:PORT]",
+            help="Back up PATHs of this client server over SSH (nothing to install there).",
+        ),
+    ] = None,
+    ssh_key_file: Annotated[
+        str | None,
+        typer.Option(
+            "--ssh-key-file",
+            metavar="FILE",
+            help="With --ssh: the private key to log in with (else ssh-agent, ~/.ssh/id_*).",
+        ),
+    ] = None,
+    ssh_known_hosts: Annotated[
+        str | None,
+        typer.Option(
+            "--ssh-known-hosts",
+            metavar="FILE",
+            help="With --ssh: the known_hosts file holding the client's host key (else ~/.ssh/known_hosts).",
+        ),
+    ] = None,
+    ssh_parallel: Annotated[
+        int, typer.Option("--ssh-parallel", metavar="N", help="With --ssh: files read at once (default 8).")
+    ] = 8,
 ) -> None:
-    """Back up files and folders, standard input, or databases into a new snapshot.
+    """Back up files and folders (here, or on a client server over SSH), standard input, or databases.
 
     Exit code 3 means that the snapshot was saved, but some files could not be read.
 
@@ -151,6 +178,7 @@ def backup(
     """
     from resguardo.cli.databases import DatabaseChoice, backup_databases, check_choice
     from resguardo.cli.progress import reporting, shows_bar
+    from resguardo.cli.sshtrees import SshChoice, backup_over_ssh, check_ssh_choice, print_network_line
     from resguardo.core.errors import BackupIncomplete
     from resguardo.engine.archiver import BackupOptions, backup_stream
     from resguardo.engine.archiver import backup as run_backup
@@ -168,6 +196,8 @@ def backup(
         mysql_users=not no_mysql_users,
     )
     check_choice(choice, paths=bool(sources), stdin=stdin)
+    over_ssh = SshChoice(ssh, ssh_key_file, ssh_known_hosts, ssh_parallel)
+    check_ssh_choice(over_ssh, stdin=stdin, databases=choice.given, exclude_caches=exclude_caches)
     if choice.given:
         backup_databases(settings, choice, tag or [], host)
         return
@@ -183,16 +213,20 @@ def backup(
         cache_dir=cache_directory(),
         estimate_totals=shows_bar(output),
     )
-    with (
-        opened_repository(settings) as repository,
-        shared_lock(repository, output),
-        reporting(output, "backup") as reporter,
-    ):
-        if stdin:
-            result = backup_stream(repository, sys.stdin.buffer, stdin_name or "stdin", options, reporter)
-        else:
-            result = run_backup(repository, sources, options, reporter)
+    if over_ssh.given:
+        result = backup_over_ssh(settings, over_ssh, sources, options)
+    else:
+        with (
+            opened_repository(settings) as repository,
+            shared_lock(repository, output),
+            reporting(output, "backup") as reporter,
+        ):
+            if stdin:
+                result = backup_stream(repository, sys.stdin.buffer, stdin_name or "stdin", options, reporter)
+            else:
+                result = run_backup(repository, sources, options, reporter)
     _print_summary(output, result)
+    print_network_line(output, result)
     if result.partial:
         count = len(result.unreadable)
         raise BackupIncomplete(

@@ -79,7 +79,6 @@ def _every_60_days(hour: int) -> Schedule:
     return Schedule(rule=IntervalRule(60, IntervalUnit.DAYS, CATEGORY_ANCHOR), at=time(hour, 0))
 
 
-
 DATABASES_DEFAULT = CategoryDefault(Category.DATABASES, Schedule(rule=DailyRule(), at=time(1, 0)))
 SOURCE_CODE_DEFAULT = CategoryDefault(
     Category.SOURCE_CODE, Schedule(rule=WeeklyRule((SUNDAY,)), at=time(2, 0)), full=True

@@ -172,7 +172,7 @@ def test_a_session_that_began_before_the_plan_delays_the_sweep(location: Path, t
         result = backup(backup_repository, [str(tree)], OPTIONS)
     (during,) = reports
     assert not during.finished and during.packs_deleted == 0
-    assert result.snapshot.summary["data_added"] == 0  # it deduplicated against the condemned blobs
+    assert result.snapshot.summary["data_blobs"] == 0  # it deduplicated against the condemned blobs
 
     after = run_prune(location)
 

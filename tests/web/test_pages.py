@@ -3,6 +3,9 @@ secrets never shown back, schedules from text, run now, a run's live fragment, t
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from resguardo.catalog.enums import Language, Role, RunState, RunTrigger, SecretName, Transport
 from resguardo.catalog.models import FailureEntry, Job
 from resguardo.catalog.queries import (
@@ -13,10 +16,12 @@ from resguardo.catalog.queries import (
     enqueue_run,
     find_category,
     find_job,
+    get_client,
     get_user,
     list_audit,
     list_clients,
     list_users,
+    reveal_client_secret,
 )
 from tests.api.conftest import NOW
 from tests.web.conftest import Console, csrf_of
@@ -307,3 +312,45 @@ def test_an_administrator_puts_a_new_user_in_a_department(console: Console) -> N
     assert unknown.status_code in (404, 409, 422)
     with console.sessions() as session:
         assert "pedro" not in [user.username for user in list_users(session).items]
+
+
+def test_client_credentials_are_sealed_from_the_form_and_never_shown_back(console: Console) -> None:
+    key_text = (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key, only sealed\n-----END OPENSSH PRIVATE KEY-----"
+    )
+    public = Ed25519PrivateKey.generate().public_key()
+    host_key = public.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+    console.user("ana", [Role.OPERATOR])
+    browser = console.browser("ana")
+    csrf = csrf_of(browser.get("/clients/new").text)
+    fields = {"csrf_token": csrf, "name": "db1", "transport": "ssh", "address": "db1.example", "port": "22"}
+
+    made = browser.post(
+        "/clients/new",
+        data={
+            **fields,
+            "ssh_host_key": host_key,
+            "database_url": "postgresql://backup@db1.example:5432",
+            "ssh_private_key": key_text,
+            "database_password": SECRET,
+        },
+    )
+    with console.sessions() as session:
+        assert made.status_code == 303, made.text[-3000:]
+        client = list_clients(session).items[0]
+        client_id, stored_host_key = client.id, client.ssh_host_key
+        sealed = reveal_client_secret(session, console.secret_key, client.id, "ssh_private_key")
+    edit = browser.get(f"/clients/{client_id}/edit").text
+    removed = browser.post(
+        f"/clients/{client_id}/edit", data={**fields, "remove_secret": "database_password"}
+    )
+    with console.sessions() as session:
+        left = sorted(name.value for name in get_client(session, client_id).secret_names)
+        audit_text = str([(item.before, item.after) for item in list_audit(session).items])
+
+    assert made.status_code == 303 and removed.status_code == 303
+    assert sealed == key_text and stored_host_key == host_key
+    assert host_key in edit and ">definido<" in edit
+    assert key_text not in edit and SECRET not in edit and "not a real key" not in edit
+    assert left == ["ssh_private_key"]
+    assert SECRET not in audit_text and "not a real key" not in audit_text

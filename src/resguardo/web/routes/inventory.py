@@ -6,6 +6,8 @@ checks, the audit entries and the permissions are the API's own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -14,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from resguardo.api.auth import CatalogSession, Principal
 from resguardo.api.routes import inventory as api
 from resguardo.api.routes._common import DATABASE_INTEGER_MAX
-from resguardo.catalog.enums import SecretName, Transport
+from resguardo.catalog.enums import ClientSecretName, SecretName, Transport
 from resguardo.catalog.queries import get_client, get_repository, list_clients, list_repositories
 from resguardo.web.forms import FormState, checked, optional_int, submit
 from resguardo.web.pages import Fields, form_lists, page, render, see_other
@@ -22,7 +24,8 @@ from resguardo.web.pages import Fields, form_lists, page, render, see_other
 router = APIRouter(include_in_schema=False)
 RecordId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
 PAGE_SIZE = 50
-CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes")
+CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes", "ssh_host_key", "database_url")
+CLIENT_SECRETS = tuple(ClientSecretName)
 SECRETS = tuple(SecretName)
 
 
@@ -48,8 +51,18 @@ def _client_values(fields: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _client_form(values: dict[str, Any], client_id: int | None = None) -> dict[str, Any]:
-    return {"form": FormState(values), "client_id": client_id, "transports": list(Transport)}
+def _client_form(
+    values: dict[str, Any],
+    client_id: int | None = None,
+    secrets_set: frozenset[ClientSecretName] = frozenset(),
+) -> dict[str, Any]:
+    return {
+        "form": FormState(values),
+        "client_id": client_id,
+        "transports": list(Transport),
+        "secret_names": CLIENT_SECRETS,
+        "secrets_set": secrets_set,
+    }
 
 
 @router.get("/clients/new")
@@ -70,7 +83,8 @@ def client_create(
     values = _client_values(fields)
 
     def save() -> str:
-        api.clients_create(checked(api.ClientCreate, values), request, session, principal)
+        body = checked(api.ClientCreate, {**values, "secrets": _sent_secrets(fields, CLIENT_SECRETS)})
+        api.clients_create(body, request, session, principal)
         return "/clients"
 
     return submit(request, session, principal, "client_form.html", _client_form(values), save)
@@ -87,7 +101,9 @@ def client_edit(
     client = get_client(session, client_id)
     values = {name: getattr(client, name) for name in CLIENT_FIELDS}
     values["transport"] = client.transport.value
-    return render(request, "client_form.html", _client_form(values, client_id), principal)
+    return render(
+        request, "client_form.html", _client_form(values, client_id, client.secret_names), principal
+    )
 
 
 @router.post("/clients/{client_id}/edit")
@@ -100,12 +116,15 @@ def client_update(
 ) -> Response:
     """Change a client server as ``PATCH /api/v1/clients/{id}`` does."""
     values = _client_values(fields)
+    removed = form_lists(request).get("remove_secret", [])
+    context = _client_form(values, client_id, get_client(session, client_id).secret_names)
 
     def save() -> str:
-        api.clients_update(client_id, checked(api.ClientUpdate, values), request, session, principal)
+        sent = {**values, "secrets": _sent_secrets(fields, CLIENT_SECRETS), "remove_secrets": removed}
+        api.clients_update(client_id, checked(api.ClientUpdate, sent), request, session, principal)
         return "/clients"
 
-    return submit(request, session, principal, "client_form.html", _client_form(values, client_id), save)
+    return submit(request, session, principal, "client_form.html", context, save)
 
 
 @router.post("/clients/{client_id}/delete")
@@ -141,9 +160,9 @@ def _repository_form(
     }
 
 
-def _sent_secrets(fields: dict[str, str]) -> dict[str, str]:
+def _sent_secrets(fields: dict[str, str], names: Iterable[StrEnum] = SECRETS) -> dict[str, str]:
     """Return the secrets typed in the form (empty fields leave a secret as it is)."""
-    return {name.value: fields[name.value] for name in SECRETS if fields.get(name.value)}
+    return {name.value: fields[name.value] for name in names if fields.get(name.value)}
 
 
 @router.get("/repositories/new")

@@ -193,7 +193,7 @@ def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
     ):
         verb = "created" if created else "opened"
         log.add(f"{verb} repository {job.repository.name!r} with {credentials_note}")
-        log.add(f"backing up {source.description} of client {job.client.name!r}")
+        log.add(f"backing up {source.description} (client {job.client.name!r})")
         with locked(repository):
             result = source.run(repository, on_event)
     return _outcome_of(result, log)

@@ -171,3 +171,31 @@ def test_a_repository_limit_of_runs_out_of_range_is_422_on_patch_and_changes_not
         response = api.client.patch(path, json={"max_concurrent_runs": wrong}, headers=admin)
         assert _problem_fields(response) == ["max_concurrent_runs"], wrong
     assert api.client.get(path, headers=admin).json()["max_concurrent_runs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("source", "field"),
+    [
+        ({"kind": "ftp"}, "source.kind"),
+        ({"kind": "paths", "paths": []}, "source.paths"),
+        ({"kind": "postgresql", "databases": ["sales"]}, "source.url"),
+    ],
+)
+def test_a_job_source_that_does_not_fit_is_422_naming_its_field_on_create_and_edit(
+    api: Api, admin: dict[str, str], source: dict, field: str
+) -> None:
+    client = api.client.post(
+        "/api/v1/clients", json={"name": "here", "transport": "local"}, headers=admin
+    ).json()
+    repository = api.client.post(
+        "/api/v1/repositories", json={"name": "r", "url": "/x"}, headers=admin
+    ).json()
+    body = {"name": "j", "client_id": client["id"], "repository_id": repository["id"], "category_id": 1}
+    refused = api.client.post("/api/v1/jobs", json={**body, "source": source}, headers=admin)
+    assert _problem_fields(refused) == [field]
+    created = api.client.post(
+        "/api/v1/jobs", json={**body, "source": {"kind": "paths", "paths": ["/etc"]}}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    edited = api.client.patch(f"/api/v1/jobs/{created.json()['id']}", json={"source": source}, headers=admin)
+    assert _problem_fields(edited) == [field]

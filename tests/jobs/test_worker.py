@@ -6,11 +6,11 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from resguardo.backends import LocalStorage
 from resguardo.catalog import RunState, RunTrigger, SecretName, queries
-from resguardo.catalog.models import FailureEntry, Run
+from resguardo.catalog.models import FailureEntry, Job, Run
 from resguardo.engine.repository import Repository as EngineRepository
 from resguardo.engine.restorer import restore
 from resguardo.engine.snapshot import load_snapshot
@@ -90,7 +90,10 @@ def test_a_failed_run_opens_a_failure_is_retried_with_backoff_and_a_success_clos
 def test_a_source_kind_workers_cannot_run_fails_the_run_with_a_clear_error(
     service: Service, tmp_path: Path
 ) -> None:
-    job_id = service.job("dump", [], source={"kind": "postgresql", "database": "app"}, max_retries=0)
+    job_id = service.job("dump", [tmp_path], max_retries=0)
+    with service.sessions() as session:  # a document stored before sources were checked
+        session.execute(update(Job).where(Job.id == job_id).values(source={"kind": "ftp", "host": "x"}))
+        session.commit()
     with service.sessions() as session:
         request_run_now(session, job_id, None, service.clock.now())
     schedule_pass(service.sessions, service.clock.now())
@@ -99,7 +102,7 @@ def test_a_source_kind_workers_cannot_run_fails_the_run_with_a_clear_error(
 
     assert state is RunState.FAILED
     [run] = _runs(service)
-    assert "source of kind 'postgresql'" in run.error and "kind paths" in run.error
+    assert "source of kind 'ftp'" in run.error and "kind paths, postgresql" in run.error
     assert len(_failures(service)) == 1
 
 

@@ -1,5 +1,8 @@
 """The use case that runs one backup of a job: source → engine → repository, recorded in the catalog.
 
+The job's source (local or SSH paths, PostgreSQL, MySQL/MariaDB or SQLite dumps) is opened by
+:mod:`resguardo.services.run_sources`; a failing dump fails the run and saves no snapshot.
+
 :func:`run_backup` takes a run a worker has claimed, reads its job, client and repository from the
 catalog (revealing the repository's passphrase and storage credentials through the catalog's secret
 API, in memory only, never logging them), opens the repository (creating it on first use), runs the
@@ -13,21 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from resguardo.catalog import RunState, SecretKey, Transport, queries
+from resguardo.catalog import RunState, SecretKey, queries
 from resguardo.catalog.models import Job
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.core.errors import Conflict, ResguardoError
-from resguardo.engine.archiver import BackupOptions, backup
+from resguardo.engine.archiver import BackupResult
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.events import Event, ItemWarning, Progress
 from resguardo.engine.locks import locked
 from resguardo.services.repositories import opened_repository
+from resguardo.services.run_sources import SourceSettings, opened_source
 
-SUPPORTED_SOURCE_KINDS = ("paths",)
 MAX_LOG_LINES = 1000
 
 
@@ -82,33 +84,6 @@ class _Outcome:
     bytes_read: int = 0
     bytes_added: int = 0
     files: int = 0
-
-
-def _paths_source(job: Job) -> tuple[list[str], list[str]]:
-    """Return the paths and exclude patterns of a job's source.
-
-    Raises:
-        ConfigurationError: the source is not of a kind this version runs, or has no paths.
-    """
-    from resguardo.core.errors import ConfigurationError
-
-    source: dict[str, Any] = job.source or {}
-    kind = source.get("kind")
-    if kind not in SUPPORTED_SOURCE_KINDS:
-        raise ConfigurationError(
-            f"job {job.name!r} has a source of kind {kind!r}, which workers cannot run",
-            f"use a source of kind {', '.join(SUPPORTED_SOURCE_KINDS)}: "
-            '{"kind": "paths", "paths": ["/srv/data"], "excludes": []}',
-        )
-    paths = [str(path) for path in source.get("paths") or []]
-    if not paths:
-        raise ConfigurationError(f"job {job.name!r} names no paths to back up")
-    if job.client.transport is not Transport.LOCAL:
-        raise ConfigurationError(
-            f"job {job.name!r} reads from client {job.client.name!r} over SSH, which workers cannot do yet",
-            "back up paths of a client whose transport is local (the worker's own host)",
-        )
-    return paths, [str(pattern) for pattern in source.get("excludes") or []]
 
 
 def run_backup(
@@ -189,21 +164,14 @@ def _attempt(session: Session, job: Job, context: _Context) -> _Outcome | None:
 
 
 def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
-    """Open the repository, back up the job's paths, and return the outcome.
+    """Open the job's source and the repository, back the source up, and return the outcome.
 
     Raises:
         RunStopped: the reporter stopped the backup.
-        ResguardoError, OSError: the backup could not be made.
+        ResguardoError, OSError: the backup could not be made (no snapshot was saved, but for a
+            partial one, which the outcome says).
     """
     log = context.log
-    paths, excludes = _paths_source(job)
-    options = BackupOptions(
-        excludes=excludes,
-        tags=[f"job:{job.name}"],
-        hostname=job.client.name,
-        processes=False,  # a worker has threads (heartbeats): no fork under them
-        cache_dir=context.cache_directory,
-    )
 
     def on_event(event: Event) -> None:
         if isinstance(event, Progress):
@@ -211,19 +179,28 @@ def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
         elif isinstance(event, ItemWarning):
             log.add(f"warning: {event.path}: {event.message}")
 
-    with opened_repository(
-        session,
-        context.secret_key,
-        job.repository_id,
-        context.clock.now(),
-        kdf=context.kdf,
-        cache_directory=context.cache_directory,
-    ) as (repository, created, credentials_note):
+    settings = SourceSettings(tags=[f"job:{job.name}"], cache_directory=context.cache_directory)
+    with (
+        opened_source(session, context.secret_key, job, settings) as source,
+        opened_repository(
+            session,
+            context.secret_key,
+            job.repository_id,
+            context.clock.now(),
+            kdf=context.kdf,
+            cache_directory=context.cache_directory,
+        ) as (repository, created, credentials_note),
+    ):
         verb = "created" if created else "opened"
         log.add(f"{verb} repository {job.repository.name!r} with {credentials_note}")
-        log.add(f"backing up {', '.join(paths)}")
+        log.add(f"backing up {source.description} (client {job.client.name!r})")
         with locked(repository):
-            result = backup(repository, paths, options, on_event)
+            result = source.run(repository, on_event)
+    return _outcome_of(result, log)
+
+
+def _outcome_of(result: BackupResult, log: _RunLog) -> _Outcome:
+    """Return the outcome of a saved backup (partial when files could not be read) and log it."""
     summary = result.snapshot.summary
     outcome = _Outcome(
         RunState.PARTIAL if result.partial else RunState.SUCCEEDED,

@@ -98,8 +98,8 @@ def submit(  # noqa: PLR0917 (each argument is a part of the form's page)
         session.rollback()
         state.message = catalog_message(error)
         name = getattr(error, "api_field", None) or getattr(error, "field", None)
-        if name:
-            state.errors[str(name)] = gettext("This value is not valid.")
+        if name:  # a job's source fields are the form's own (source.paths → paths)
+            state.errors[str(name).removeprefix("source.")] = gettext("This value is not valid.")
         return render(
             request, template, context, principal, status=409 if isinstance(error, Conflict) else 422
         )

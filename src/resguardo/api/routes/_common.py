@@ -113,6 +113,8 @@ def naming_fields(fields: Iterable[str]) -> Iterator[None]:
     try:
         yield
     except (UsageError, ConfigurationError) as error:
+        if getattr(error, "api_field", None):
+            raise  # the catalog named the field already
         message = error.message.lower()
         for field in fields:
             if field in message or field.replace("_", " ") in message:

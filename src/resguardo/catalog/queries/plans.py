@@ -29,6 +29,7 @@ from resguardo.catalog.queries._common import (
     touch,
 )
 from resguardo.catalog.retention import validated_retention
+from resguardo.catalog.sources import check_source
 from resguardo.core.errors import Conflict, UsageError
 from resguardo.schedules import anchored_schedule_document, checked_schedule_document
 
@@ -139,9 +140,10 @@ def _check_job(session: Session, job: Job) -> None:
 
     Raises:
         NotFound: the client, repository, category or owner does not exist.
-        UsageError: retries or record keeping out of range.
+        UsageError: retries or record keeping out of range, or a source that does not fit its kind or
+            its client (see :func:`resguardo.catalog.sources.check_source`).
     """
-    get_or_raise(session, Client, job.client_id, "client")
+    client = get_or_raise(session, Client, job.client_id, "client")
     get_or_raise(session, Repository, job.repository_id, "repository")
     get_or_raise(session, Category, job.category_id, "category")
     if job.owner_id is not None:
@@ -158,6 +160,7 @@ def _check_job(session: Session, job: Job) -> None:
         raise UsageError("retry_backoff_seconds must be 0 or more")
     if not isinstance(job.source, dict):
         raise UsageError("a job's source must be an object")
+    check_source(job.source, client)
 
 
 def create_job(

@@ -96,15 +96,25 @@ def _database_address(
         )
         return None
     try:
-        address = parse_address(url)
+        address = client_database_address(client, url)
     except ConfigurationError as error:
         report.add("database server reachable", client.name, FAILED, error.message, error.hint or "")
         return None
+    return address.with_password(password)
+
+
+def client_database_address(client: Client, url: str, kind: str | None = None) -> DatabaseAddress:
+    """Return the database server at ``url`` (the client's address when it names no host, on an SSH client).
+
+    Raises:
+        ConfigurationError: the URL is malformed, or not of ``kind`` (postgresql or mysql) when given.
+    """
+    address = parse_address(url, kind)
     if address.host is None and address.socket is None and client.transport is Transport.SSH:
         address = DatabaseAddress(
             address.kind, client.address, address.port, address.user, None, address.database
         )
-    return address.with_password(password)
+    return address
 
 
 def _check_ssh_client(report: Report, session: Session, key: SecretKey, client: Client, plan: _Plan) -> None:

@@ -1,0 +1,123 @@
+"""The source document of a job: what it backs up, checked before it is stored.
+
+Kinds (see docs/service.md):
+
+- ``{"kind": "paths", "paths": [...], "excludes": [...], "one_file_system": false}``: files of the
+  client, local or over SSH (absolute paths on an SSH client);
+- ``{"kind": "postgresql" | "mysql", "databases": [...], "url": "..."}``: dumps of the client's database
+  server (``databases`` empty: all of them; ``url`` overrides the client's ``database_url``);
+- ``{"kind": "sqlite", "paths": [...]}``: SQLite database files of a local client.
+
+An empty document (``{}``) is a job whose source is not set yet: it is stored, and its runs fail
+saying so. Errors name the field at fault (``source.kind``, ``source.paths``...) in ``api_field``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from resguardo.catalog.enums import Transport
+from resguardo.catalog.models import Client
+from resguardo.core.errors import UsageError
+
+PATH_KINDS = ("paths", "sqlite")
+DATABASE_KINDS = ("postgresql", "mysql")
+SOURCE_KINDS = ("paths", *DATABASE_KINDS, "sqlite")
+URL_SCHEMES = {"postgresql": ("postgresql://", "postgres://"), "mysql": ("mysql://", "mariadb://")}
+FIELDS = {
+    "paths": ("kind", "paths", "excludes", "one_file_system"),
+    "postgresql": ("kind", "databases", "url"),
+    "mysql": ("kind", "databases", "url"),
+    "sqlite": ("kind", "paths"),
+}
+MAX_ITEMS = 1000
+EXAMPLE = '{"kind": "paths", "paths": ["/srv/data"], "excludes": []}'
+
+
+def source_error(message: str, field: str, hint: str = "") -> UsageError:
+    """Return a UsageError about the source naming ``source.<field>`` (for the API's 422 answer)."""
+    error = UsageError(message, hint)
+    setattr(error, "api_field", f"source.{field}")  # noqa: B010 (an attribute the API's handler reads)
+    return error
+
+
+def _texts(source: Mapping[str, Any], field: str, *, required: bool) -> list[str]:
+    """Return the list of non-empty texts at ``field``. Raises UsageError (naming the field)."""
+    value = source.get(field, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise source_error(f"source.{field} must be a list of non-empty texts", field)
+    if len(value) > MAX_ITEMS:
+        raise source_error(f"source.{field} holds more than {MAX_ITEMS} items", field)
+    if required and not value:
+        raise source_error(f"a {source['kind']} source needs at least one path in source.{field}", field)
+    return list(value)
+
+
+def check_source(source: Mapping[str, Any], client: Client) -> None:
+    """Check a job's source document against the client it runs on.
+
+    Raises:
+        UsageError: an unknown kind or field, a value of the wrong type, a paths or sqlite source
+            without paths, a relative path on an SSH client, a sqlite source on an SSH client, or a
+            database source with no server address (the error's ``api_field`` names the field).
+    """
+    if not source:
+        return
+    kind = source.get("kind")
+    if kind not in SOURCE_KINDS:
+        raise source_error(
+            f"source.kind must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}", "kind", f"e.g. {EXAMPLE}"
+        )
+    unknown = sorted(set(source) - set(FIELDS[kind]))
+    if unknown:
+        raise source_error(
+            f"a {kind} source has no field {unknown[0]!r}",
+            unknown[0],
+            f"its fields are {', '.join(FIELDS[kind])}",
+        )
+    if kind in PATH_KINDS:
+        _check_path_source(source, kind, client)
+    else:
+        _check_database_source(source, kind, client)
+
+
+def _check_path_source(source: Mapping[str, Any], kind: str, client: Client) -> None:
+    paths = _texts(source, "paths", required=True)
+    if kind == "paths":
+        _texts(source, "excludes", required=False)
+        if not isinstance(source.get("one_file_system", False), bool):
+            raise source_error("source.one_file_system must be true or false", "one_file_system")
+    if client.transport is Transport.SSH:
+        if kind == "sqlite":
+            raise source_error(
+                f"a sqlite source runs on a local client; {client.name!r} is reached over SSH",
+                "kind",
+                "back up the database files as paths, or dump the database on the client first",
+            )
+        relative = [path for path in paths if not path.startswith("/")]
+        if relative:
+            raise source_error(
+                f"paths on an SSH client must be absolute, not {relative[0]!r}", "paths", "e.g. /srv/data"
+            )
+
+
+def _check_database_source(source: Mapping[str, Any], kind: str, client: Client) -> None:
+    _texts(source, "databases", required=False)
+    url = source.get("url", "")
+    if not isinstance(url, str):
+        raise source_error("source.url must be a text", "url")
+    url = url or client.database_url
+    if not url:
+        raise source_error(
+            f"a {kind} source needs a database server: client {client.name!r} has no database_url",
+            "url",
+            f"set the client's database_url (resguardo client edit {client.name} --db-server "
+            f"{URL_SCHEMES[kind][0]}USER@HOST/) or the source's url",
+        )
+    if not url.lower().startswith(URL_SCHEMES[kind]):
+        raise source_error(
+            f"a {kind} source needs a {URL_SCHEMES[kind][0]} server address",
+            "url",
+            "set a matching database_url on the client, or the source's url",
+        )

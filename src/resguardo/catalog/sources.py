@@ -8,6 +8,9 @@ Kinds (see docs/service.md):
   server (``databases`` empty: all of them; ``url`` overrides the client's ``database_url``);
 - ``{"kind": "sqlite", "paths": [...]}``: SQLite database files of a local client.
 
+Any kind may add ``"commands": {"before": "...", "after": "...", "timeout_seconds": 300}``, run on the
+client around the backup (see :mod:`resguardo.services.job_commands`).
+
 An empty document (``{}``) is a job whose source is not set yet: it is stored, and its runs fail
 saying so. Errors name the field at fault (``source.kind``, ``source.paths``...) in ``api_field``.
 """
@@ -26,11 +29,14 @@ DATABASE_KINDS = ("postgresql", "mysql")
 SOURCE_KINDS = ("paths", *DATABASE_KINDS, "sqlite")
 URL_SCHEMES = {"postgresql": ("postgresql://", "postgres://"), "mysql": ("mysql://", "mariadb://")}
 FIELDS = {
-    "paths": ("kind", "paths", "excludes", "one_file_system"),
-    "postgresql": ("kind", "databases", "url"),
-    "mysql": ("kind", "databases", "url"),
-    "sqlite": ("kind", "paths"),
+    "paths": ("kind", "paths", "excludes", "one_file_system", "commands"),
+    "postgresql": ("kind", "databases", "url", "commands"),
+    "mysql": ("kind", "databases", "url", "commands"),
+    "sqlite": ("kind", "paths", "commands"),
 }
+COMMAND_FIELDS = ("before", "after", "timeout_seconds")
+MAX_COMMAND_LENGTH = 4096
+MAX_COMMAND_SECONDS = 86_400
 MAX_ITEMS = 1000
 EXAMPLE = '{"kind": "paths", "paths": ["/srv/data"], "excludes": []}'
 
@@ -80,6 +86,36 @@ def check_source(source: Mapping[str, Any], client: Client) -> None:
         _check_path_source(source, kind, client)
     else:
         _check_database_source(source, kind, client)
+    if "commands" in source:
+        _check_commands(source["commands"])
+
+
+def _check_commands(commands: Any) -> None:
+    """Check ``source.commands``. Raises UsageError naming the field at fault."""
+    if not isinstance(commands, Mapping):
+        raise source_error(
+            "source.commands must be an object with before, after, timeout_seconds", "commands"
+        )
+    unknown = sorted(set(commands) - set(COMMAND_FIELDS))
+    if unknown:
+        raise source_error(
+            f"source.commands has no field {unknown[0]!r}",
+            f"commands.{unknown[0]}",
+            f"its fields are {', '.join(COMMAND_FIELDS)}",
+        )
+    for field in ("before", "after"):
+        value = commands.get(field, "")
+        if not isinstance(value, str) or len(value) > MAX_COMMAND_LENGTH or "\0" in value:
+            raise source_error(
+                f"source.commands.{field} must be a command line of at most {MAX_COMMAND_LENGTH} characters",
+                f"commands.{field}",
+            )
+    seconds = commands.get("timeout_seconds", 300)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_COMMAND_SECONDS:
+        raise source_error(
+            f"source.commands.timeout_seconds must be a whole number from 1 to {MAX_COMMAND_SECONDS}",
+            "commands.timeout_seconds",
+        )
 
 
 def _check_path_source(source: Mapping[str, Any], kind: str, client: Client) -> None:

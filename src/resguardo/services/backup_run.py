@@ -27,6 +27,7 @@ from resguardo.engine.archiver import BackupResult
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.events import Event, ItemWarning, Progress
 from resguardo.engine.locks import locked
+from resguardo.services.job_commands import JobCommands, run_job_command
 from resguardo.services.repositories import opened_repository
 from resguardo.services.run_sources import SourceSettings, opened_source
 
@@ -180,23 +181,58 @@ def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
             log.add(f"warning: {event.path}: {event.message}")
 
     settings = SourceSettings(tags=[f"job:{job.name}"], cache_directory=context.cache_directory)
-    with (
-        opened_source(session, context.secret_key, job, settings) as source,
-        opened_repository(
-            session,
-            context.secret_key,
-            job.repository_id,
-            context.clock.now(),
-            kdf=context.kdf,
-            cache_directory=context.cache_directory,
-        ) as (repository, created, credentials_note),
-    ):
-        verb = "created" if created else "opened"
-        log.add(f"{verb} repository {job.repository.name!r} with {credentials_note}")
-        log.add(f"backing up {source.description} (client {job.client.name!r})")
-        with locked(repository):
-            result = source.run(repository, on_event)
-    return _outcome_of(result, log)
+    commands = JobCommands.of(dict(job.source or {}))
+    if commands.before:
+        _job_command(session, job, context, commands.before, "before")
+    after_error: str | None = None
+    try:
+        with (
+            opened_source(session, context.secret_key, job, settings) as source,
+            opened_repository(
+                session,
+                context.secret_key,
+                job.repository_id,
+                context.clock.now(),
+                kdf=context.kdf,
+                cache_directory=context.cache_directory,
+            ) as (repository, created, credentials_note),
+        ):
+            verb = "created" if created else "opened"
+            log.add(f"{verb} repository {job.repository.name!r} with {credentials_note}")
+            log.add(f"backing up {source.description} (client {job.client.name!r})")
+            with locked(repository):
+                result = source.run(repository, on_event)
+    finally:
+        if commands.after:
+            after_error = _after_command(session, job, context, commands.after)
+    outcome = _outcome_of(result, log)
+    if after_error is not None:
+        outcome.state = RunState.PARTIAL
+        outcome.error = after_error
+    return outcome
+
+
+def _job_command(session: Session, job: Job, context: _Context, command: str, when: str) -> None:
+    """Run one of the job's commands on its client. Raises SourceError when it fails."""
+    run_job_command(
+        session,
+        context.secret_key,
+        job.client,
+        command,
+        timeout_seconds=JobCommands.of(dict(job.source or {})).timeout_seconds,
+        log=context.log.add,
+        when=when,
+    )
+
+
+def _after_command(session: Session, job: Job, context: _Context, command: str) -> str | None:
+    """Run the job's command after the backup; return its failure as text (None when it worked)."""
+    try:
+        _job_command(session, job, context, command, "after")
+    except ResguardoError as error:
+        context.log.add(f"warning: {error}")
+        return str(error)
+    return None
 
 
 def _outcome_of(result: BackupResult, log: _RunLog) -> _Outcome:

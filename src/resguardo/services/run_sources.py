@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,9 @@ from resguardo.engine.archiver import BackupOptions, BackupResult, backup
 from resguardo.engine.events import Reporter
 from resguardo.engine.repository import Repository
 from resguardo.engine.streams import StreamsOptions, StreamSource, backup_streams
+
+if TYPE_CHECKING:
+    from resguardo.backends._sftp_connect import Credentials, SftpLocation
 
 MAX_SHOWN_ITEMS = 10
 
@@ -185,34 +188,19 @@ def _database_backup(opening: _Opening, source: dict[str, Any]) -> SourceBackup:
 
 
 def _ssh_backup(opening: _Opening, source: dict[str, Any]) -> SourceBackup:
-    from resguardo.backends._sftp_connect import Credentials, SftpLocation
     from resguardo.engine.remotetree import RemoteBackupOptions, backup_remote_tree, normalize_remote_paths
     from resguardo.sources.sshtree import SshTreeSource
 
     job, client = opening.job, opening.client
     paths = _required_paths(job, source)
     normalize_remote_paths(paths)
-    user = client.ssh_user or "root"
-    private_key = opening.secret(ClientSecretName.SSH_PRIVATE_KEY)
-    if private_key is None or not client.ssh_host_key.strip():
-        missing = "SSH private key" if private_key is None else "host key"
-        raise ConfigurationError(
-            f"client {client.name!r} has no {missing} in the catalog",
-            f"resguardo client edit {client.name} --ssh-key-file FILE --ssh-host-key KEY, then "
-            f"resguardo client test {client.name}",
-        )
-    credentials = Credentials(
-        key_text=private_key,
-        key_passphrase=opening.secret(ClientSecretName.SSH_KEY_PASSPHRASE),
-        host_keys_text=client.ssh_host_key,
-        origin=f"of client {client.name!r} in the catalog",
-    )
-    tree = SshTreeSource(SftpLocation(user, client.address, client.port, "/"), credentials)
+    location, credentials = ssh_access(opening.session, opening.key, client)
+    tree = SshTreeSource(location, credentials)
     opening.stack.callback(tree.close)
     tree.connect()
     options = RemoteBackupOptions(
         hostname=client.name,
-        username=user,
+        username=location.user or "root",
         excludes=_texts(source, "excludes"),
         one_file_system=bool(source.get("one_file_system", False)),
         tags=opening.settings.tags,
@@ -222,3 +210,32 @@ def _ssh_backup(opening: _Opening, source: dict[str, Any]) -> SourceBackup:
         return backup_remote_tree(repository, tree, paths, options, reporter)
 
     return SourceBackup(f"paths {_shown(paths)} of {tree.address} over SSH", run)
+
+
+def ssh_access(session: Session, key: SecretKey, client: Client) -> tuple[SftpLocation, Credentials]:
+    """Return where and how to reach an SSH client: its address and the credentials sealed for it (its
+    private key, revealed in memory, and the only host key trusted, the stored one).
+
+    Raises:
+        ConfigurationError: the client has no SSH private key or no host key in the catalog.
+        SecretKeyError: the catalog key does not open the client's secrets.
+    """
+    from resguardo.backends._sftp_connect import Credentials, SftpLocation
+
+    private_key = queries.reveal_client_secret(session, key, client.id, ClientSecretName.SSH_PRIVATE_KEY)
+    if private_key is None or not client.ssh_host_key.strip():
+        missing = "SSH private key" if private_key is None else "host key"
+        raise ConfigurationError(
+            f"client {client.name!r} has no {missing} in the catalog",
+            f"resguardo client edit {client.name} --ssh-key-file FILE --ssh-host-key KEY, then "
+            f"resguardo client test {client.name}",
+        )
+    credentials = Credentials(
+        key_text=private_key,
+        key_passphrase=queries.reveal_client_secret(
+            session, key, client.id, ClientSecretName.SSH_KEY_PASSPHRASE
+        ),
+        host_keys_text=client.ssh_host_key,
+        origin=f"of client {client.name!r} in the catalog",
+    )
+    return SftpLocation(client.ssh_user or "root", client.address, client.port, "/"), credentials

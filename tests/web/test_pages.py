@@ -354,3 +354,62 @@ def test_client_credentials_are_sealed_from_the_form_and_never_shown_back(consol
     assert key_text not in edit and SECRET not in edit and "not a real key" not in edit
     assert left == ["ssh_private_key"]
     assert SECRET not in audit_text and "not a real key" not in audit_text
+
+
+def test_job_form_makes_a_database_job_with_commands_and_editing_keeps_what_it_does_not_show(
+    console: Console,
+) -> None:
+    console.user("ana", [Role.OPERATOR])
+    with console.sessions() as session:
+        client = create_client(
+            session,
+            name="db1",
+            transport=Transport.LOCAL,
+            database_url="postgresql://backup@db1.example:5432",
+            now=NOW,
+        )
+        repository = create_repository(session, console.secret_key, name="vault", url="/srv/v", now=NOW)
+        session.commit()
+        ids = {"client_id": str(client.id), "repository_id": str(repository.id)}
+        category_id = str(find_category(session, "databases").id)
+    browser = console.browser("ana")
+    fields = {
+        "csrf_token": csrf_of(browser.get("/jobs/new").text),
+        "name": "payroll",
+        **ids,
+        "category_id": category_id,
+        "kind": "postgresql",
+        "databases": "nomina\nrrhh\n",
+        "commands.before": "systemctl stop payroll-sync",
+        "commands.after": "systemctl start payroll-sync",
+        "commands.timeout_seconds": "120",
+        "max_retries": "1",
+    }
+
+    bad = browser.post("/jobs/new", data={**fields, "commands.timeout_seconds": "0"})
+    made = browser.post("/jobs/new", data=fields)
+    with console.sessions() as session:
+        job = find_job(session, "payroll")
+        stored = dict(job.source)
+        job.source = {**stored, "url": "postgresql://backup@replica.example:5432"}
+        session.commit()
+        job_id = job.id
+    form = browser.get(f"/jobs/{job_id}/edit").text
+    edited = browser.post(f"/jobs/{job_id}/edit", data={**fields, "databases": "nomina\n"})
+
+    assert bad.status_code == 422 and 'id="error-commands.timeout_seconds"' in bad.text
+    assert made.status_code == 303, made.text[-2000:]
+    assert stored == {
+        "kind": "postgresql",
+        "databases": ["nomina", "rrhh"],
+        "commands": {
+            "before": "systemctl stop payroll-sync",
+            "after": "systemctl start payroll-sync",
+            "timeout_seconds": 120,
+        },
+    }
+    assert "systemctl stop payroll-sync" in form and "Bases de datos PostgreSQL" in form
+    assert edited.status_code == 303
+    with console.sessions() as session:
+        source = find_job(session, "payroll").source
+    assert source["databases"] == ["nomina"] and source["url"] == "postgresql://backup@replica.example:5432"

@@ -29,6 +29,7 @@ from resguardo.core.errors import ConfigurationError
 from resguardo.services import request_run_now
 from resguardo.web.forms import FormInvalid, FormState, checked, flag, optional_int, submit
 from resguardo.web.i18n import gettext
+from resguardo.web.job_sources import SOURCE_FIELDS, kind_choices, source_fields, source_from_form
 from resguardo.web.pages import Fields, language_of, page, render, see_other
 from resguardo.web.routes.inventory import PAGE_SIZE, _offset
 from resguardo.web.schedules import schedule_for_display, schedule_from_form
@@ -65,10 +66,6 @@ def _choices(session: Session, language: str) -> dict[str, Any]:
     }
 
 
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 def _job_form(
     session: Session,
     request: Request,
@@ -77,12 +74,12 @@ def _job_form(
     job_id: int | None = None,
 ) -> dict[str, Any]:
     choices = _choices(session, language_of(request, principal))
-    return {"form": FormState(values), "job_id": job_id, **choices}
+    return {"form": FormState(values), "job_id": job_id, "kinds": kind_choices(), **choices}
 
 
 def _job_values(fields: dict[str, str]) -> dict[str, Any]:
     """Return the form's values as shown again in the form."""
-    names = ("name", "description", "client_id", "repository_id", "category_id", "paths", "excludes")
+    names = ("name", "description", "client_id", "repository_id", "category_id", *SOURCE_FIELDS)
     values: dict[str, Any] = {name: fields.get(name, "") for name in names}
     values.update(
         schedule=fields.get("schedule", ""),
@@ -94,13 +91,15 @@ def _job_values(fields: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _job_body(values: dict[str, Any], request: Request) -> dict[str, Any]:
-    """Return the API's job body of the form's values.
+def _job_body(
+    values: dict[str, Any], request: Request, previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the API's job body of the form's values (``previous``: the stored source, when editing).
 
     Raises:
         FormInvalid: the schedule or the window cannot be read, or no path is given.
     """
-    errors: dict[str, str] = {}
+    source, errors = source_from_form(values, previous)
     schedule = None
     if values["schedule"].strip():
         try:
@@ -116,9 +115,6 @@ def _job_body(values: dict[str, Any], request: Request) -> dict[str, Any]:
             )
             lead = gettext("This schedule cannot be read:")
             errors[name] = f"{lead} {error.message}"
-    paths = _lines(values["paths"])
-    if not paths:
-        errors["paths"] = gettext("This field is required.")
     if errors:
         raise FormInvalid(errors)
     body = {
@@ -127,7 +123,7 @@ def _job_body(values: dict[str, Any], request: Request) -> dict[str, Any]:
         "client_id": optional_int(values["client_id"]),
         "repository_id": optional_int(values["repository_id"]),
         "category_id": optional_int(values["category_id"]),
-        "source": {"kind": "paths", "paths": paths, "excludes": _lines(values["excludes"])},
+        "source": source,
         "max_retries": optional_int(values["max_retries"]) if values["max_retries"].strip() else 3,
         "paused": values["paused"],
     }
@@ -168,15 +164,13 @@ def job_create(
 
 def _values_of(job: Job) -> dict[str, Any]:
     text, start, end = schedule_for_display(job.schedule)
-    source = job.source or {}
     return {
         "name": job.name,
         "description": job.description,
         "client_id": str(job.client_id),
         "repository_id": str(job.repository_id),
         "category_id": str(job.category_id),
-        "paths": "\n".join(source.get("paths", [])),
-        "excludes": "\n".join(source.get("excludes", [])),
+        **source_fields(dict(job.source or {})),
         "schedule": text,
         "window_start": start,
         "window_end": end,
@@ -243,8 +237,10 @@ def job_update(
     """Change a job as ``PATCH /api/v1/jobs/{id}`` does."""
     values = _job_values(fields)
 
+    previous = dict(get_job(session, job_id).source or {})
+
     def save() -> str:
-        body = checked(api.JobUpdate, _job_body(values, request))
+        body = checked(api.JobUpdate, _job_body(values, request, previous))
         api.jobs_update(job_id, body, request, session, principal)
         return f"/jobs/{job_id}"
 

@@ -17,8 +17,9 @@ from resguardo.backends._sftp_keys import host_keys_from_text
 from resguardo.catalog.enums import ClientSecretName
 from resguardo.catalog.models import Client, ClientSecret
 from resguardo.catalog.queries._common import get_or_raise
+from resguardo.catalog.queries._sealed import open_sealed, store_sealed
 from resguardo.catalog.secrets import SecretKey
-from resguardo.core.errors import ConfigurationError, SecretKeyError, UsageError
+from resguardo.core.errors import ConfigurationError, UsageError
 
 DATABASE_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb")
 
@@ -91,16 +92,8 @@ def set_client_secret(
     if not value:
         raise UsageError(f"the {secret_name.value} of a client cannot be empty")
     client = get_or_raise(session, Client, client_id, "client")
-    sealed = key.seal(value, _context(client.id, secret_name))
-    existing = session.get(ClientSecret, (client.id, secret_name))
-    if existing is None:
-        client.secrets.append(
-            ClientSecret(client_id=client.id, name=secret_name, key_id=key.key_id, sealed=sealed)
-        )
-    else:
-        existing.sealed = sealed
-        existing.key_id = key.key_id
-    session.flush()
+    context = _context(client.id, secret_name)
+    store_sealed(session, key, client, ClientSecret, "client_id", secret_name, value, context)
 
 
 def remove_client_secret(session: Session, client_id: int, name: ClientSecretName | str) -> None:
@@ -130,12 +123,9 @@ def reveal_client_secret(
     secret = session.get(ClientSecret, (client_id, secret_name))
     if secret is None:
         return None
-    if secret.key_id != key.key_id:
-        raise SecretKeyError(
-            f"the {secret_name.value} of client {client_id} was sealed with the catalog key "
-            f"{secret.key_id}, not with the key given ({key.key_id})"
-        )
-    return key.open(secret.sealed, _context(client_id, secret_name))
+    return open_sealed(
+        key, secret, _context(client_id, secret_name), f"{secret_name.value} of client {client_id}"
+    )
 
 
 def client_secret_names(client: Client) -> list[str]:

@@ -28,9 +28,10 @@ from resguardo.catalog.queries._common import (
     reverting_on_error,
     touch,
 )
+from resguardo.catalog.queries._sealed import open_sealed, store_sealed
 from resguardo.catalog.queries.client_secrets import check_client_credentials
 from resguardo.catalog.secrets import SecretKey
-from resguardo.core.errors import Conflict, NotFound, SecretKeyError, UsageError
+from resguardo.core.errors import Conflict, NotFound, UsageError
 
 CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes", "ssh_host_key", "database_url")
 REPOSITORY_FIELDS = ("name", "url", "options", "notes", "max_concurrent_runs")
@@ -287,16 +288,8 @@ def set_secret(
     if not value:
         raise UsageError(f"the {secret_name.value} of a repository cannot be empty")
     repository = get_repository(session, repository_id)
-    sealed = key.seal(value, _secret_context(repository.id, secret_name))
-    existing = session.get(RepositorySecret, (repository.id, secret_name))
-    if existing is None:
-        repository.secrets.append(
-            RepositorySecret(repository_id=repository.id, name=secret_name, key_id=key.key_id, sealed=sealed)
-        )
-    else:
-        existing.sealed = sealed
-        existing.key_id = key.key_id
-    session.flush()
+    context = _secret_context(repository.id, secret_name)
+    store_sealed(session, key, repository, RepositorySecret, "repository_id", secret_name, value, context)
 
 
 def remove_secret(session: Session, repository_id: int, name: SecretName | str) -> None:
@@ -330,9 +323,5 @@ def reveal_secret(session: Session, key: SecretKey, repository_id: int, name: Se
             f"repository {repository_id} has no {secret_name.value} set",
             "set it on the repository before running its jobs",
         )
-    if secret.key_id != key.key_id:
-        raise SecretKeyError(
-            f"the {secret_name.value} of repository {repository_id} was sealed with the catalog key "
-            f"{secret.key_id}, not with the key given ({key.key_id})"
-        )
-    return key.open(secret.sealed, _secret_context(repository_id, secret_name))
+    context = _secret_context(repository_id, secret_name)
+    return open_sealed(key, secret, context, f"{secret_name.value} of repository {repository_id}")

@@ -20,11 +20,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from resguardo.api.auth import SAFE_METHODS, CatalogSession, Principal, csrf_matches, session_principal
 from resguardo.api.errors import ApiError
 from resguardo.api.permissions import roles_for
+from resguardo.api.routes._common import DATABASE_INTEGER_MAX
 from resguardo.api.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_token
 from resguardo.web import i18n
 from resguardo.web.schedules import schedule_in_words
 
 TEMPLATES = Path(__file__).parent / "templates"
+PAGE_SIZE = 50
+"""Rows of a listing page."""
 CSRF_FIELD = "csrf_token"
 
 
@@ -178,3 +181,9 @@ def login_redirect(request: Request) -> RedirectResponse:
     """Return a redirect to the login page that comes back to the current page."""
     target = request.url.path if request.method == "GET" else "/"
     return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def page_offset(request: Request) -> int:
+    """Return where the listing page asked for starts (``?offset=``; 0 when absent or not a number)."""
+    value = request.query_params.get("offset", "0")
+    return int(value) if value.isdigit() and int(value) < DATABASE_INTEGER_MAX else 0

@@ -10,8 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from resguardo.api.auth import CatalogSession, Principal
 from resguardo.catalog.queries import list_audit
-from resguardo.web.pages import page, render
-from resguardo.web.routes.inventory import PAGE_SIZE, _offset
+from resguardo.web.pages import PAGE_SIZE, page, page_offset, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,7 +35,7 @@ def audit_page(
     since, until = _day(query.get("since", "")), _day(query.get("until", ""))
     listing = list_audit(
         session,
-        offset=_offset(request),
+        offset=page_offset(request),
         limit=PAGE_SIZE,
         object_type=object_type,
         object_id=object_id,

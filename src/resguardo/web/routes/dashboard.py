@@ -11,8 +11,7 @@ from resguardo.api.auth import CatalogSession, Principal
 from resguardo.api.routes._common import now_of
 from resguardo.jobs.dashboard import dashboard_view
 from resguardo.web.chart import chart_of
-from resguardo.web.pages import may, page, render
-from resguardo.web.routes.inventory import PAGE_SIZE, _offset
+from resguardo.web.pages import PAGE_SIZE, may, page, page_offset, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,7 +25,7 @@ def home(
         return render(request, "welcome.html", {}, principal)
     attention = request.query_params.get("attention") == "1"
     figures = dashboard_view(
-        session, now_of(request), offset=_offset(request), limit=PAGE_SIZE, open_failures_only=attention
+        session, now_of(request), offset=page_offset(request), limit=PAGE_SIZE, open_failures_only=attention
     )
     context = {"figures": figures, "chart": chart_of(figures.days), "attention": attention}
     return render(request, "dashboard.html", context, principal)

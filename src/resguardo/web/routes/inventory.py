@@ -19,19 +19,13 @@ from resguardo.api.routes._common import DATABASE_INTEGER_MAX
 from resguardo.catalog.enums import ClientSecretName, SecretName, Transport
 from resguardo.catalog.queries import get_client, get_repository, list_clients, list_repositories
 from resguardo.web.forms import FormState, checked, optional_int, submit
-from resguardo.web.pages import Fields, form_lists, page, render, see_other
+from resguardo.web.pages import PAGE_SIZE, Fields, form_lists, page, page_offset, render, see_other
 
 router = APIRouter(include_in_schema=False)
 RecordId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
-PAGE_SIZE = 50
 CLIENT_FIELDS = ("name", "address", "port", "ssh_user", "transport", "notes", "ssh_host_key", "database_url")
 CLIENT_SECRETS = tuple(ClientSecretName)
 SECRETS = tuple(SecretName)
-
-
-def _offset(request: Request) -> int:
-    value = request.query_params.get("offset", "0")
-    return int(value) if value.isdigit() and int(value) < DATABASE_INTEGER_MAX else 0
 
 
 @router.get("/clients")
@@ -40,7 +34,7 @@ def clients_page(
 ) -> HTMLResponse:
     """List client servers (permission ``clients.read``)."""
     name = request.query_params.get("name", "")[:120]
-    listing = list_clients(session, offset=_offset(request), limit=PAGE_SIZE, name_contains=name)
+    listing = list_clients(session, offset=page_offset(request), limit=PAGE_SIZE, name_contains=name)
     return render(request, "clients.html", {"listing": listing, "name": name}, principal)
 
 
@@ -145,7 +139,7 @@ def repositories_page(
 ) -> HTMLResponse:
     """List repositories, with which secrets are set (permission ``repositories.read``)."""
     name = request.query_params.get("name", "")[:120]
-    listing = list_repositories(session, offset=_offset(request), limit=PAGE_SIZE, name_contains=name)
+    listing = list_repositories(session, offset=page_offset(request), limit=PAGE_SIZE, name_contains=name)
     return render(request, "repositories.html", {"listing": listing, "name": name}, principal)
 
 

@@ -30,8 +30,7 @@ from resguardo.services import request_run_now
 from resguardo.web.forms import FormInvalid, FormState, checked, flag, optional_int, submit
 from resguardo.web.i18n import gettext
 from resguardo.web.job_sources import SOURCE_FIELDS, kind_choices, source_fields, source_from_form
-from resguardo.web.pages import Fields, language_of, page, render, see_other
-from resguardo.web.routes.inventory import PAGE_SIZE, _offset
+from resguardo.web.pages import PAGE_SIZE, Fields, language_of, page, page_offset, render, see_other
 from resguardo.web.schedules import schedule_for_display, schedule_from_form
 
 router = APIRouter(include_in_schema=False)
@@ -45,7 +44,7 @@ def jobs_page(
 ) -> HTMLResponse:
     """List jobs with their schedules (permission ``jobs.read``)."""
     name = request.query_params.get("name", "")[:120]
-    listing = list_jobs(session, offset=_offset(request), limit=PAGE_SIZE, name_contains=name)
+    listing = list_jobs(session, offset=page_offset(request), limit=PAGE_SIZE, name_contains=name)
     context = {"listing": listing, "name": name}
     return render(request, "jobs.html", context, principal)
 

@@ -16,8 +16,7 @@ from resguardo.catalog.enums import Language, Role
 from resguardo.catalog.queries import get_user, list_departments, list_users
 from resguardo.catalog.queries._common import MAX_PAGE_SIZE
 from resguardo.web.forms import FormState, checked, flag, submit
-from resguardo.web.pages import Fields, form_lists, page, render
-from resguardo.web.routes.inventory import PAGE_SIZE, _offset
+from resguardo.web.pages import PAGE_SIZE, Fields, form_lists, page, page_offset, render
 
 router = APIRouter(include_in_schema=False)
 UserId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
@@ -29,7 +28,7 @@ def users_page(
     request: Request, session: CatalogSession, principal: Annotated[Principal, page("users.read")]
 ) -> HTMLResponse:
     """List users with their roles."""
-    listing = list_users(session, offset=_offset(request), limit=PAGE_SIZE)
+    listing = list_users(session, offset=page_offset(request), limit=PAGE_SIZE)
     return render(request, "users.html", {"listing": listing}, principal)
 
 

@@ -18,8 +18,7 @@ from resguardo.catalog.models import FailureEntry, Job, User
 from resguardo.catalog.queries import get_run, list_failures, list_runs
 from resguardo.catalog.queries._common import get_or_raise
 from resguardo.web.forms import FormState, checked, submit
-from resguardo.web.pages import Fields, page, render
-from resguardo.web.routes.inventory import PAGE_SIZE, _offset
+from resguardo.web.pages import PAGE_SIZE, Fields, page, page_offset, render
 
 router = APIRouter(include_in_schema=False)
 RecordId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
@@ -47,7 +46,7 @@ def runs_page(
     job_id = _id_filter(request, "job_id")
     state_text = request.query_params.get("state", "")
     state = RunState(state_text) if state_text in set(RunState) else None
-    listing = list_runs(session, offset=_offset(request), limit=PAGE_SIZE, job_id=job_id, state=state)
+    listing = list_runs(session, offset=page_offset(request), limit=PAGE_SIZE, job_id=job_id, state=state)
     context = {
         "listing": listing,
         "names": job_names(session, {run.job_id for run in listing.items}),
@@ -106,7 +105,7 @@ def failures_page(
     open_only = request.query_params.get("open_only") == "on"
     job_id = _id_filter(request, "job_id")
     listing = list_failures(
-        session, offset=_offset(request), limit=PAGE_SIZE, job_id=job_id, open_only=open_only
+        session, offset=page_offset(request), limit=PAGE_SIZE, job_id=job_id, open_only=open_only
     )
     context = {
         "listing": listing,

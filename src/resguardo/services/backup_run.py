@@ -183,7 +183,7 @@ def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
     settings = SourceSettings(tags=[f"job:{job.name}"], cache_directory=context.cache_directory)
     commands = JobCommands.of(dict(job.source or {}))
     if commands.before:
-        _job_command(session, job, context, commands.before, "before")
+        _job_command(session, job, context, commands, "before")
     after_error: str | None = None
     try:
         with (
@@ -204,7 +204,7 @@ def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
                 result = source.run(repository, on_event)
     finally:
         if commands.after:
-            after_error = _after_command(session, job, context, commands.after)
+            after_error = _after_command(session, job, context, commands)
     outcome = _outcome_of(result, log)
     if after_error is not None:
         outcome.state = RunState.PARTIAL
@@ -212,23 +212,23 @@ def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
     return outcome
 
 
-def _job_command(session: Session, job: Job, context: _Context, command: str, when: str) -> None:
-    """Run one of the job's commands on its client. Raises SourceError when it fails."""
+def _job_command(session: Session, job: Job, context: _Context, commands: JobCommands, when: str) -> None:
+    """Run the job's command ``when`` ("before" or "after") on its client. Raises SourceError if it fails."""
     run_job_command(
         session,
         context.secret_key,
         job.client,
-        command,
-        timeout_seconds=JobCommands.of(dict(job.source or {})).timeout_seconds,
+        commands.before if when == "before" else commands.after,
+        timeout_seconds=commands.timeout_seconds,
         log=context.log.add,
         when=when,
     )
 
 
-def _after_command(session: Session, job: Job, context: _Context, command: str) -> str | None:
+def _after_command(session: Session, job: Job, context: _Context, commands: JobCommands) -> str | None:
     """Run the job's command after the backup; return its failure as text (None when it worked)."""
     try:
-        _job_command(session, job, context, command, "after")
+        _job_command(session, job, context, commands, "after")
     except ResguardoError as error:
         context.log.add(f"warning: {error}")
         return str(error)

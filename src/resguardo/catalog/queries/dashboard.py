@@ -246,10 +246,12 @@ class _PastDays:
         self._days: dict[tuple[str, date], list[tuple[int, str, int, int, int]]] = {}
 
     def get(self, catalog: str, day: date) -> list[tuple[int, str, int, int, int]] | None:
+        """Return the kept figures of ``day`` in ``catalog`` (None when not kept)."""
         with self._lock:
             return self._days.get((catalog, day))
 
     def keep(self, catalog: str, day: date, rows: list[tuple[int, str, int, int, int]], oldest: date) -> None:
+        """Keep the figures of a settled ``day``; forget days before ``oldest``."""
         with self._lock:
             self._days[(catalog, day)] = rows
             for key in [key for key in self._days if key[1] < oldest]:

@@ -399,10 +399,15 @@ def test_an_insertion_in_a_large_file_changes_only_the_chunks_near_it(
     old, new = before.content, after.content
     prefix = next(n for n in range(min(len(old), len(new))) if old[n] != new[n])
     suffix = next(n for n in range(min(len(old), len(new))) if old[-1 - n] != new[-1 - n])
-    assert len(new) - prefix - suffix <= 3
-    assert len(old) - prefix - suffix <= 3
+    # Boundaries depend on the repository's random gear table: the chunks the insertion touches are
+    # usually 1 to 3, sometimes more, but content-defined chunking always falls back into step within a
+    # few largest chunks. Counting chunks made this test fail about once in a hundred repositories.
+    resynchronized_within = 4 * SMALL_CHUNKS.max_size
+    changed_old = sum(len(repository.load_blob(blob_id)) for blob_id in old[prefix : len(old) - suffix])
+    changed_new = sum(len(repository.load_blob(blob_id)) for blob_id in new[prefix : len(new) - suffix])
+    assert changed_old <= resynchronized_within and changed_new <= resynchronized_within
     assert prefix > len(old) // 3 and suffix > len(old) // 3
-    assert second.summary["data_added"] < 64 * 1024
+    assert second.summary["data_added"] < resynchronized_within + 16 * 1024
     assert content_of(repository, after) == edited
 
 

@@ -37,7 +37,9 @@ def test_postgresql_is_checked_from_the_ssh_client_with_its_tools(
     name = f"remote_{uuid.uuid4().hex[:8]}"
     fill_pg_database(pg_server, name, rows=10)
     client_id = ssh_client(session, key, sshd_server)
-    _with_database(session, key, client_id, f"postgresql://{SUPERUSER}@127.0.0.1:{pg_server.port}/", PG_PASSWORD)
+    _with_database(
+        session, key, client_id, f"postgresql://{SUPERUSER}@127.0.0.1:{pg_server.port}/", PG_PASSWORD
+    )
 
     document = run(session, key, client_id, databases=[name, "no_such_db"])
 
@@ -46,7 +48,10 @@ def test_postgresql_is_checked_from_the_ssh_client_with_its_tools(
     [tools] = _items(document, "dump tools")
     assert tools["status"] == "ok" and "on the client" in tools["detail"] and "/15/bin" in tools["detail"]
     found = statuses(document)
-    assert [found[(check, target)] for check, target in found if check == "database exists"] == ["ok", "failed"]
+    assert [found[(check, target)] for check, target in found if check == "database exists"] == [
+        "ok",
+        "failed",
+    ]
     assert PG_PASSWORD not in json.dumps(document)
 
 

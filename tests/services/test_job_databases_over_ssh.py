@@ -51,7 +51,11 @@ def _ssh_client(service: Service, sshd: SshServer, password: str, **fields: Any)
     )
     with service.sessions() as session:
         queries.set_client_secret(
-            session, service.secret_key, client_id, ClientSecretName.SSH_PRIVATE_KEY, sshd.client_key.read_text()
+            session,
+            service.secret_key,
+            client_id,
+            ClientSecretName.SSH_PRIVATE_KEY,
+            sshd.client_key.read_text(),
         )
         session.commit()
     return client_id
@@ -81,9 +85,13 @@ def test_a_postgresql_job_of_an_ssh_client_dumps_there_and_restores_with_the_sam
     assert orders["rows"] == 900 and orders["bytes"] > 0 and stream["tables_exact"] == 1
     pg_server.drop_database(name)
     location = parse_target(f"{sshd_server.user}@127.0.0.1:{sshd_server.port}", sshd_server.user)
-    with SshClientConnection(location, Credentials(str(sshd_server.client_key), str(sshd_server.known_hosts))) as ssh:
+    with SshClientConnection(
+        location, Credentials(str(sshd_server.client_key), str(sshd_server.known_hosts))
+    ) as ssh:
         chunks = open_file(repository, snapshot, "/" + str(stream["name"]))
-        restore_database(chunks, RestoreTarget.parse(pg_url(pg_server)), stream, overwrite=False, ssh=ssh.commands)
+        restore_database(
+            chunks, RestoreTarget.parse(pg_url(pg_server)), stream, overwrite=False, ssh=ssh.commands
+        )
     assert pg_checksums(pg_server, name) == before
 
 

@@ -35,7 +35,6 @@ from tests.sources.conftest import (
     pg_url,
 )
 
-
 KILL_DUMP_OF = (
     "for attempt in $(seq 300); do for p in $(pgrep -x pg_dump); do "
     'grep -qz "^PGDATABASE=NAME$" /proc/$p/environ && kill -KILL $p && exit 0; done; sleep 0.1; done; exit 1'
@@ -149,7 +148,7 @@ def test_a_missing_tool_on_the_client_says_what_to_install() -> None:
 
 def test_an_older_pg_dump_on_the_client_is_refused_naming_the_versions() -> None:
     tools = RemoteTools("dir /usr/lib/postgresql/13/bin/pg_dump\ndir /usr/lib/postgresql/12/bin/pg_dump\n")
-    with pytest.raises(SourceError, match="13 .*12 .*|12 .*13") as caught:
+    with pytest.raises(SourceError, match=r"version 13 ") as caught:
         tools.pick(15, "postgresql://db", "backup@db1")
     assert "cannot dump a newer server" in caught.value.message
     assert tools.psql == "/usr/lib/postgresql/13/bin/psql"

@@ -183,7 +183,9 @@ def _database_backup(opening: _Opening, source: dict[str, Any]) -> SourceBackup:
     if database_via(source, client) == "ssh":
         address = parse_address(url, kind).with_password(password)
         streams = _streams_over_ssh(opening, address, databases)
-        description = f"{kind} {chosen} of {address.display()} on {client.name} over SSH ({len(streams)} streams)"
+        description = (
+            f"{kind} {chosen} of {address.display()} on {client.name} over SSH ({len(streams)} streams)"
+        )
         return _streams_backup(description, streams, opening)
     address = client_database_address(client, url, kind).with_password(password)
     if kind == "postgresql":
@@ -194,7 +196,9 @@ def _database_backup(opening: _Opening, source: dict[str, Any]) -> SourceBackup:
     return _streams_backup(description, streams, opening)
 
 
-def _streams_over_ssh(opening: _Opening, address: DatabaseAddress, databases: list[str]) -> list[StreamSource]:
+def _streams_over_ssh(
+    opening: _Opening, address: DatabaseAddress, databases: list[str]
+) -> list[StreamSource]:
     """Connect to the SSH client (kept open on the stack) and return the streams its tools dump."""
     from resguardo.sources.sshcommand import SshClientConnection
     from resguardo.sources.sshmysql import SshMysqlSource

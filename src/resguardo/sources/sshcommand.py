@@ -29,7 +29,7 @@ import paramiko
 from resguardo.backends._sftp_connect import Credentials, SftpLocation
 from resguardo.core.errors import SourceError, TargetError
 
-SECRET_PATH = '"$d/secret"'
+SECRET_PATH = '"$d/secret"'  # noqa: S105 - a file's path, not a secret
 """How a command names the private file holding the secret (a shell word, expanded remotely)."""
 STDERR_LINES_KEPT = 12
 NOT_FOUND_STATUS = 127
@@ -117,7 +117,8 @@ class SshCommands:
                 channel.sendall(secret.encode("utf-8"))
         except (EOFError, OSError, paramiko.SSHException) as error:
             raise SourceError(
-                f"cannot run {tool} on {self.where}: the SSH connection failed ({error or type(error).__name__})",
+                f"cannot run {tool} on {self.where}: "
+                f"the SSH connection failed ({error or type(error).__name__})",
                 "check the network and the client, then try again",
             ) from None
         return channel
@@ -163,15 +164,15 @@ class SshCommands:
             channel.close()
         if status != 0:
             raise self.error(tool, status, errors, hint)
-        return output.decode("utf-8", errors="replace")
+        return bytes(output).decode("utf-8", errors="replace")
 
-    def stream(self, command: str, *, tool: str, secret: str | None = None, hint: str = "") -> SshCommandStream:
+    def stream(
+        self, command: str, *, tool: str, secret: str | None = None, hint: str = ""
+    ) -> SshCommandStream:
         """Start ``command``; return its standard output as an ``OpenStream``. Raises SourceError."""
         return SshCommandStream(self, self._start(command, secret, tool), tool, hint)
 
-    def feed(
-        self, command: str, chunks: Iterable[bytes], *, tool: str, secret: str | None = None
-    ) -> None:
+    def feed(self, command: str, chunks: Iterable[bytes], *, tool: str, secret: str | None = None) -> None:
         """Run a restore tool with ``chunks`` on its standard input (after the secret), and wait for it.
 
         Raises:
@@ -197,8 +198,8 @@ class SshCommands:
         errors = stderr.text()
         channel.close()
         if status != 0:
-            error = self.error(tool, status, errors or "no message")
-            raise TargetError(error.message, error.hint)
+            failure = self.error(tool, status, errors or "no message")
+            raise TargetError(failure.message, failure.hint)
 
 
 class SshCommandStream:
@@ -211,7 +212,7 @@ class SshCommandStream:
         self.hint = hint
         channel.shutdown_write()
         self.stderr = _Tail(channel.makefile_stderr("rb"))
-        self._reader: BinaryIO = channel.makefile("rb")  # type: ignore[assignment]
+        self._reader: BinaryIO = channel.makefile("rb")
         self.aborted = False
 
     @property

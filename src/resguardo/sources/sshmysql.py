@@ -137,7 +137,9 @@ class SshMysqlSource:
         sources = [
             StreamSource(
                 f"{FOLDER}/{stream_file_name(database)}.sql",
-                self._opener(f"{shlex.quote(dump)} {self.defaults} {options} -- {shlex.quote(database)}", dump),
+                self._opener(
+                    f"{shlex.quote(dump)} {self.defaults} {options} -- {shlex.quote(database)}", dump
+                ),
                 {
                     **common,
                     "kind": DATABASE_KIND,
@@ -151,7 +153,9 @@ class SshMysqlSource:
         if self.users and server.mariadb:
             command = f"{shlex.quote(dump)} {self.defaults} --system=users --skip-dump-date"
             sources.append(
-                StreamSource(USERS_NAME, self._opener(command, dump), {**common, "kind": USERS_KIND, "format": "sql"})
+                StreamSource(
+                    USERS_NAME, self._opener(command, dump), {**common, "kind": USERS_KIND, "format": "sql"}
+                )
             )
         return sources
 

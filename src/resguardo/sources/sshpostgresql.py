@@ -6,7 +6,8 @@ as ``127.0.0.1`` connects over TCP there. Inspection runs ``psql -XAtq`` on the 
 per query); the ``pg_dump`` whose major version fits the server is chosen among
 ``/usr/lib/postgresql/*/bin`` of the client and the one on its ``PATH`` (the rule of
 :func:`resguardo.sources.pgversions.pick_tools`). The password, when there is one, reaches the tools as
-a ``PGPASSFILE`` written remotely with mode 0600 and removed at exit (see :mod:`resguardo.sources.sshcommand`).
+a ``PGPASSFILE`` written remotely with mode 0600 and removed at exit (see
+:mod:`resguardo.sources.sshcommand`).
 """
 
 from __future__ import annotations
@@ -161,7 +162,8 @@ class SshPostgresSource:
         if not psql:
             raise SourceError(
                 f"psql is not installed on {self.commands.where}",
-                "install PostgreSQL's client tools there (on Debian or Ubuntu: apt-get install postgresql-client)",
+                "install PostgreSQL's client tools there "
+                "(on Debian or Ubuntu: apt-get install postgresql-client)",
             )
         command = (
             f"{self.prefix(database or self.address.database or MAINTENANCE_DATABASE)} {shlex.quote(psql)} "
@@ -171,10 +173,16 @@ class SshPostgresSource:
         try:
             return json.loads(output)
         except ValueError:
-            raise SourceError(f"psql on {self.commands.where} gave an unexpected answer: {output[:200]!r}") from None
+            raise SourceError(
+                f"psql on {self.commands.where} gave an unexpected answer: {output[:200]!r}"
+            ) from None
 
     def inspect(self) -> PostgresServer:
-        """Ask the server its version, databases and whether the account is a superuser. Raises SourceError."""
+        """Ask the server its version, its databases, whether the account is a superuser.
+
+        Raises:
+            SourceError: the client or server cannot be reached, or the account is refused.
+        """
         answer = self.query(INSPECT_SQL)
         return PostgresServer(
             str(answer["version"]),
@@ -227,7 +235,9 @@ class SshPostgresSource:
             for database in selected
         ]
         roles = "" if server.superuser else " --no-role-passwords"
-        globals_command = f"{self.prefix()} {shlex.quote(tools.tool('pg_dumpall'))} --globals-only --no-password"
+        globals_command = (
+            f"{self.prefix()} {shlex.quote(tools.tool('pg_dumpall'))} --globals-only --no-password"
+        )
         sources.append(
             StreamSource(
                 GLOBALS_NAME,

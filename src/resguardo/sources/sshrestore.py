@@ -44,7 +44,9 @@ def restore_postgresql_over_ssh(
     name = target.database or str(stream["database"])
     server = SshPostgresSource(commands, target.with_database(None))
     info = server.inspect()
-    tools = server.tools().pick(max(info.major, int(stream.get("tool_version", 0))), target.display(), commands.where)
+    tools = server.tools().pick(
+        max(info.major, int(stream.get("tool_version", 0))), target.display(), commands.where
+    )
     if name in info.databases and not overwrite:
         raise _refused(name, server.display())
     if name in info.databases:
@@ -68,7 +70,8 @@ def restore_postgresql_over_ssh(
 def _psql(server: SshPostgresSource, statement: str) -> None:
     """Run one statement outside a transaction (``CREATE DATABASE``) with the host's psql."""
     psql = server.tools().psql
-    command = f"{server.prefix('postgres')} {shlex.quote(psql)} -XAtq -v ON_ERROR_STOP=1 -c {shlex.quote(statement)}"
+    quoted = shlex.quote(statement)
+    command = f"{server.prefix('postgres')} {shlex.quote(psql)} -XAtq -v ON_ERROR_STOP=1 -c {quoted}"
     server.commands.run(command, tool="psql", secret=server.secret)
 
 

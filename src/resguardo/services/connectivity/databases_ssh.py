@@ -36,7 +36,8 @@ def check_databases_over_ssh(
             target,
             FAILED,
             error.message,
-            (error.hint or "") + "; set the client's database_url (as seen from the client) and database_password",
+            (error.hint or "")
+            + "; set the client's database_url (as seen from the client) and database_password",
         )
         return
     if found is not None:
@@ -56,7 +57,8 @@ def _check_postgresql(
             FAILED,
             f"no {'psql' if not tools.psql else 'pg_dump'} on the client "
             "(looked in /usr/lib/postgresql/*/bin and on PATH)",
-            "install PostgreSQL's client tools there (on Debian or Ubuntu: apt-get install postgresql-client)",
+            "install PostgreSQL's client tools there "
+            "(on Debian or Ubuntu: apt-get install postgresql-client)",
         )
         return None
     try:
@@ -65,7 +67,12 @@ def _check_postgresql(
         found = ", ".join(f"{version.major} ({version.bin_dir})" for version in tools.versions)
         report.add(TOOLS_STEP, commands.where, OK, f"pg_dump on the client: {found}")
         raise
-    report.add(SERVER_STEP, target, OK, f"{NAMES['postgresql']} {server.version}; {len(server.databases)} database(s)")
+    report.add(
+        SERVER_STEP,
+        target,
+        OK,
+        f"{NAMES['postgresql']} {server.version}; {len(server.databases)} database(s)",
+    )
     try:
         chosen = tools.pick(server.major, address.display(), commands.where)
     except SourceError as error:
@@ -77,7 +84,9 @@ def _check_postgresql(
             commands.where,
             OK if same else WARNING,
             f"pg_dump {chosen.major} ({chosen.bin_dir}) on the client for a server of version {server.major}",
-            "" if same else f"install postgresql-client-{server.major} on the client to dump with the same version",
+            ""
+            if same
+            else f"install postgresql-client-{server.major} on the client to dump with the same version",
         )
     if not server.superuser:
         report.add(
@@ -119,6 +128,8 @@ def _check_mysql(
         f"{dump} on {commands.where}",
         OK if matches else WARNING,
         version or "the tool did not tell its version",
-        "" if matches else "dump MariaDB with mariadb-dump and MySQL with mysqldump of the same major version",
+        ""
+        if matches
+        else "dump MariaDB with mariadb-dump and MySQL with mysqldump of the same major version",
     )
     return server.databases

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from resguardo.catalog import ClientSecretName, SecretKey, Transport, queries
 from resguardo.catalog.models import Client, Job, Repository
-from resguardo.core.errors import ConfigurationError, UsageError
 from resguardo.catalog.sources import database_via
+from resguardo.core.errors import ConfigurationError, UsageError
 from resguardo.services.connectivity.databases import check_databases
 from resguardo.services.connectivity.databases_ssh import check_databases_over_ssh
 from resguardo.services.connectivity.files import LocalFiles, SftpFiles, check_paths
@@ -162,7 +162,10 @@ def _check_ssh_client(report: Report, session: Session, key: SecretKey, client: 
             else:
                 check_paths(report, SftpFiles(sftp, f"on {client.name}"), plan.paths)
         if plan.via == "ssh":
-            _check_databases_on_client(report, session, key, client, plan, SshCommands(transport, login.target))
+            password = queries.reveal_client_secret(
+                session, key, client.id, ClientSecretName.DATABASE_PASSWORD
+            )
+            _check_databases_on_client(report, client, plan, password, SshCommands(transport, login.target))
     except (EOFError, paramiko.SSHException) as error:
         report.add("SSH connection", login.target, FAILED, f"the connection dropped: {error}", "try again")
     finally:
@@ -172,12 +175,11 @@ def _check_ssh_client(report: Report, session: Session, key: SecretKey, client: 
 
 
 def _check_databases_on_client(
-    report: Report, session: Session, key: SecretKey, client: Client, plan: _Plan, commands: SshCommands
+    report: Report, client: Client, plan: _Plan, password: str | None, commands: SshCommands
 ) -> None:
-    """Check the database server from the SSH client, where its dumps run."""
+    """Check the database server (with its ``password``) from the SSH client, where its dumps run."""
     if not plan.checks_databases:
         return
-    password = queries.reveal_client_secret(session, key, client.id, ClientSecretName.DATABASE_PASSWORD)
     if not plan.database_url:
         _database_address(report, client, "", None)
         return

@@ -179,6 +179,8 @@ def test_a_repository_limit_of_runs_out_of_range_is_422_on_patch_and_changes_not
         ({"kind": "ftp"}, "source.kind"),
         ({"kind": "paths", "paths": []}, "source.paths"),
         ({"kind": "postgresql", "databases": ["sales"]}, "source.url"),
+        ({"kind": "postgresql", "url": "postgresql://u@db1/", "via": "carrier-pigeon"}, "source.via"),
+        ({"kind": "mysql", "url": "mysql://u@db1/", "via": "ssh"}, "source.via"),
     ],
 )
 def test_a_job_source_that_does_not_fit_is_422_naming_its_field_on_create_and_edit(

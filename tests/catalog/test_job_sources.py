@@ -27,6 +27,8 @@ from tests.catalog.conftest import NOW, Inventory
         ({"kind": "mysql", "databases": ["shop"], "url": "postgresql://u@db1/"}, "source.url"),
         ({"kind": "postgresql", "databases": "sales"}, "source.databases"),
         ({"kind": "sqlite", "paths": ["/srv/app.sqlite3"]}, "source.kind"),
+        ({"kind": "postgresql", "url": "postgresql://u@db1/", "via": "tunnel"}, "source.via"),
+        ({"kind": "mysql", "url": "mysql://u@db1/", "via": 1}, "source.via"),
     ],
 )
 def test_a_source_that_does_not_fit_is_refused_naming_its_field(

@@ -4,8 +4,12 @@ Kinds (see docs/service.md):
 
 - ``{"kind": "paths", "paths": [...], "excludes": [...], "one_file_system": false}``: files of the
   client, local or over SSH (absolute paths on an SSH client);
-- ``{"kind": "postgresql" | "mysql", "databases": [...], "url": "..."}``: dumps of the client's database
-  server (``databases`` empty: all of them; ``url`` overrides the client's ``database_url``);
+- ``{"kind": "postgresql" | "mysql", "databases": [...], "url": "...", "via": "ssh" | "direct"}``: dumps
+  of the client's database server (``databases`` empty: all of them; ``url`` overrides the client's
+  ``database_url``). ``via`` says where the dump tools run: ``ssh`` (the default on a client reached
+  over SSH) runs them on the client and streams the dump back over SSH, the URL's host then being as
+  seen from the client (none: its local socket); ``direct`` (the only choice on a local client) connects
+  from the backup server;
 - ``{"kind": "sqlite", "paths": [...]}``: SQLite database files of a local client.
 
 Any kind may add ``"commands": {"before": "...", "after": "...", "timeout_seconds": 300}``, run on the
@@ -30,10 +34,11 @@ SOURCE_KINDS = ("paths", *DATABASE_KINDS, "sqlite")
 URL_SCHEMES = {"postgresql": ("postgresql://", "postgres://"), "mysql": ("mysql://", "mariadb://")}
 FIELDS = {
     "paths": ("kind", "paths", "excludes", "one_file_system", "commands"),
-    "postgresql": ("kind", "databases", "url", "commands"),
-    "mysql": ("kind", "databases", "url", "commands"),
+    "postgresql": ("kind", "databases", "url", "via", "commands"),
+    "mysql": ("kind", "databases", "url", "via", "commands"),
     "sqlite": ("kind", "paths", "commands"),
 }
+VIA_CHOICES = ("ssh", "direct")
 COMMAND_FIELDS = ("before", "after", "timeout_seconds")
 MAX_COMMAND_LENGTH = 4096
 MAX_COMMAND_SECONDS = 86_400
@@ -138,8 +143,35 @@ def _check_path_source(source: Mapping[str, Any], kind: str, client: Client) -> 
             )
 
 
+def database_via(source: Mapping[str, Any], client: Client) -> str:
+    """Return where a database source's dump tools run: ``ssh`` (on the client) or ``direct`` (here).
+
+    The default is ``ssh`` for a client reached over SSH, ``direct`` for a local one.
+    """
+    default = "ssh" if client.transport is Transport.SSH else "direct"
+    return str(source.get("via") or default)
+
+
+def _check_via(source: Mapping[str, Any], client: Client) -> None:
+    """Check ``source.via``. Raises UsageError naming the field."""
+    via = source.get("via")
+    if "via" in source and via not in VIA_CHOICES:
+        raise source_error(
+            f"source.via must be one of {', '.join(VIA_CHOICES)}, not {via!r}",
+            "via",
+            "ssh runs the dump on the client reached over SSH; direct connects from the backup server",
+        )
+    if via == "ssh" and client.transport is not Transport.SSH:
+        raise source_error(
+            f"source.via is ssh, but client {client.name!r} is not reached over SSH",
+            "via",
+            'leave out via (or set "direct") for a local client',
+        )
+
+
 def _check_database_source(source: Mapping[str, Any], kind: str, client: Client) -> None:
     _texts(source, "databases", required=False)
+    _check_via(source, client)
     url = source.get("url", "")
     if not isinstance(url, str):
         raise source_error("source.url must be a text", "url")

@@ -141,7 +141,8 @@ def backup(
         typer.Option(
             "--ssh",
             metavar="[USER@]HOST[:PORT]",
-            help="Back up PATHs of this client server over SSH (nothing to install there).",
+            help="Back up PATHs of this client server over SSH (nothing to install there); with "
+            "--postgresql or --mysql, run the dumps there (the URL as seen from that server).",
         ),
     ] = None,
     ssh_key_file: Annotated[
@@ -197,9 +198,9 @@ def backup(
     )
     check_choice(choice, paths=bool(sources), stdin=stdin)
     over_ssh = SshChoice(ssh, ssh_key_file, ssh_known_hosts, ssh_parallel)
-    check_ssh_choice(over_ssh, stdin=stdin, databases=choice.given, exclude_caches=exclude_caches)
+    check_ssh_choice(over_ssh, stdin=stdin, databases=bool(choice.sqlite), exclude_caches=exclude_caches)
     if choice.given:
-        backup_databases(settings, choice, tag or [], host)
+        backup_databases(settings, choice, tag or [], host, over_ssh if over_ssh.given else None)
         return
     _check_arguments(sources, stdin, stdin_name, parent, force)
     options = BackupOptions(

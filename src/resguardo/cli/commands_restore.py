@@ -54,6 +54,24 @@ def restore(
             "--database-password-file", metavar="FILE", help="Read the target's password from FILE."
         ),
     ] = None,
+    ssh: Annotated[
+        str | None,
+        typer.Option(
+            "--ssh",
+            metavar="[USER@]HOST[:PORT]",
+            help="With --database: run pg_restore or mariadb on this server over SSH (--to as seen from it).",
+        ),
+    ] = None,
+    ssh_key_file: Annotated[
+        str | None,
+        typer.Option("--ssh-key-file", metavar="FILE", help="With --ssh: the private key to log in with."),
+    ] = None,
+    ssh_known_hosts: Annotated[
+        str | None,
+        typer.Option(
+            "--ssh-known-hosts", metavar="FILE", help="With --ssh: the known_hosts file holding its host key."
+        ),
+    ] = None,
 ) -> None:
     """Restore a snapshot into a folder (/etc/hosts comes back as DIR/etc/hosts), or one database.
 
@@ -71,7 +89,8 @@ def restore(
     """
     from resguardo.cli.databases import restore_database
     from resguardo.cli.progress import reporting
-    from resguardo.core.errors import ResguardoError
+    from resguardo.cli.sshtrees import SshChoice, check_ssh_choice
+    from resguardo.core.errors import ResguardoError, UsageError
     from resguardo.engine.filters import PathFilter
     from resguardo.engine.restorer import restore as run_restore
     from resguardo.engine.snapshot import find_snapshot
@@ -79,9 +98,21 @@ def restore(
     settings = settings_of(ctx)
     output = settings.output
     target = _check_restore_arguments(target, database, to, overwrite, bool(include or exclude))
+    over_ssh = SshChoice(ssh, ssh_key_file, ssh_known_hosts)
+    check_ssh_choice(over_ssh, stdin=False, databases=False, exclude_caches=False)
+    if over_ssh.given and database is None:
+        raise UsageError(
+            "--ssh restores a --database into a server reached over SSH", "add --database and --to"
+        )
     if database is not None and to is not None:
         restore_database(
-            settings, snapshot_id, database, to, overwrite=overwrite, password_file=database_password_file
+            settings,
+            snapshot_id,
+            database,
+            to,
+            overwrite=overwrite,
+            password_file=database_password_file,
+            ssh=over_ssh if over_ssh.given else None,
         )
         return
     includes, excludes = include or [], exclude or []

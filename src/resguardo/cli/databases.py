@@ -11,6 +11,7 @@ from resguardo.cli.output import Output, format_duration, format_size
 
 if TYPE_CHECKING:
     from resguardo.cli.session import Settings
+    from resguardo.cli.sshtrees import SshChoice
     from resguardo.engine.snapshot import Snapshot
     from resguardo.engine.streams import StreamSource
 
@@ -71,6 +72,25 @@ def check_choice(choice: DatabaseChoice, *, paths: bool, stdin: bool) -> None:
         raise UsageError("--parallel must be at least 1")
 
 
+def _streams_over_ssh(choice: DatabaseChoice, ssh: SshChoice, stack: ExitStack) -> list[StreamSource]:
+    """Connect to the client (inside ``stack``) and return the streams of the dumps run there."""
+    from resguardo.cli.sshtrees import ssh_connection
+    from resguardo.sources.addresses import parse_address
+    from resguardo.sources.sshmysql import SshMysqlSource
+    from resguardo.sources.sshpostgresql import SshPostgresSource
+
+    password = database_password(choice.password_file)
+    commands = stack.enter_context(ssh_connection(ssh)).commands
+    streams: list[StreamSource] = []
+    if choice.postgresql:
+        address = parse_address(choice.postgresql, "postgresql").with_password(password)
+        streams += SshPostgresSource(commands, address, choice.databases).streams()
+    if choice.mysql:
+        address = parse_address(choice.mysql, "mysql").with_password(password)
+        streams += SshMysqlSource(commands, address, choice.databases, users=choice.mysql_users).streams()
+    return streams
+
+
 def _stream_sources(choice: DatabaseChoice, stack: ExitStack) -> list[StreamSource]:
     """Open the chosen sources (inside ``stack``) and return their streams."""
     from resguardo.sources.addresses import parse_address
@@ -93,9 +113,15 @@ def _stream_sources(choice: DatabaseChoice, stack: ExitStack) -> list[StreamSour
 
 
 def backup_databases(
-    settings: Settings, choice: DatabaseChoice, tags: list[str], host: str | None
+    settings: Settings,
+    choice: DatabaseChoice,
+    tags: list[str],
+    host: str | None,
+    ssh: SshChoice | None = None,
 ) -> Snapshot:
     """Dump the chosen databases into one new snapshot and print what was stored.
+
+    With ``ssh``, the dump tools run on that client server and their output streams back over SSH.
 
     Raises:
         SourceError: a server cannot be reached, a database does not exist, or a dump failed (no
@@ -110,7 +136,7 @@ def backup_databases(
     output = settings.output
     options = StreamsOptions(tags=tags, hostname=host, parallel=choice.parallel)
     with ExitStack() as stack:
-        streams = _stream_sources(choice, stack)
+        streams = _stream_sources(choice, stack) if ssh is None else _streams_over_ssh(choice, ssh, stack)
         repository = stack.enter_context(opened_repository(settings))
         stack.enter_context(shared_lock(repository, output))
         reporter = stack.enter_context(reporting(output, "backup"))
@@ -164,8 +190,10 @@ def restore_database(
     *,
     overwrite: bool,
     password_file: str | None,
+    ssh: SshChoice | None = None,
 ) -> None:
-    """Restore the stream of ``database`` from a snapshot into the database or file ``to``.
+    """Restore the stream of ``database`` from a snapshot into the database or file ``to`` (a server as
+    seen from the client ``ssh`` names, where the restore tool then runs).
 
     Raises:
         SnapshotNotFound: no such snapshot, or it holds no such database of the target's kind.
@@ -185,13 +213,20 @@ def restore_database(
     if target.address is not None:
         target = RestoreTarget(target.kind, target.address.with_password(database_password(password_file)))
     started = time.monotonic()
-    with opened_repository(settings) as repository, shared_lock(repository, output):
+    with ExitStack() as stack:
+        commands = None
+        if ssh is not None:
+            from resguardo.cli.sshtrees import ssh_connection
+
+            commands = stack.enter_context(ssh_connection(ssh)).commands
+        repository = stack.enter_context(opened_repository(settings))
+        stack.enter_context(shared_lock(repository, output))
         snapshot = find_snapshot(repository, snapshot_id)
         stream = find_database_stream(
             snapshot.streams, database, KIND_OF_TARGET[target.kind], snapshot.short_id
         )
         chunks = open_file(repository, snapshot, "/" + str(stream["name"]))
-        restored = run_restore(chunks, target, stream, overwrite=overwrite)
+        restored = run_restore(chunks, target, stream, overwrite=overwrite, ssh=commands)
     seconds = time.monotonic() - started
     if output.json_mode:
         output.json_line(

@@ -11,6 +11,7 @@ from resguardo.cli.output import Output, format_size
 if TYPE_CHECKING:
     from resguardo.cli.session import Settings
     from resguardo.engine.archiver import BackupOptions, BackupResult
+    from resguardo.sources.sshcommand import SshClientConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +39,11 @@ class SshChoice:
 def check_ssh_choice(choice: SshChoice, *, stdin: bool, databases: bool, exclude_caches: bool) -> None:
     """Refuse SSH options that contradict each other or other sources.
 
+    Args:
+        databases: SQLite files are named (database servers, dumped on the client, are fine with --ssh).
+
     Raises:
-        UsageError: key options without --ssh, --ssh with --stdin, databases or --exclude-caches.
+        UsageError: key options without --ssh, --ssh with --stdin, --sqlite or --exclude-caches.
     """
     from resguardo.core.errors import UsageError
 
@@ -48,7 +52,10 @@ def check_ssh_choice(choice: SshChoice, *, stdin: bool, databases: bool, exclude
             raise UsageError("--ssh-key-file and --ssh-known-hosts are only used with --ssh")
         return
     if stdin or databases:
-        raise UsageError("--ssh backs up paths of the client: give no --stdin nor database")
+        raise UsageError(
+            "--ssh backs up paths or database servers of the client: give no --stdin nor --sqlite",
+            "copy SQLite files of the client as paths",
+        )
     if exclude_caches:
         raise UsageError(
             "--exclude-caches is not supported with --ssh", "leave cache folders out with --exclude"
@@ -104,6 +111,21 @@ def backup_over_ssh(
             return backup_remote_tree(repository, source, paths, remote_options, reporter)
     finally:
         source.close()
+
+
+def ssh_connection(choice: SshChoice) -> SshClientConnection:
+    """Return the (not yet opened) connection to the client ``choice`` names.
+
+    Raises:
+        ConfigurationError: the address is malformed.
+    """
+    from resguardo.backends._sftp_connect import Credentials
+    from resguardo.sources.sshcommand import SshClientConnection
+    from resguardo.sources.sshtree import parse_target
+
+    assert choice.target is not None
+    location = parse_target(choice.target, getpass.getuser())
+    return SshClientConnection(location, Credentials(choice.key_file, choice.known_hosts))
 
 
 def print_network_line(output: Output, result: BackupResult) -> None:

@@ -8,6 +8,7 @@ open repository:
 - ``paths`` on a local client: the engine's file backup;
 - ``paths`` on an SSH client: the remote tree backup over SSH (host key checked against the stored one);
 - ``postgresql`` and ``mysql``: one stream per database (dumped by the server's tools) into one snapshot;
+  on an SSH client the tools run there and the dumps stream back over SSH (unless ``via`` is ``direct``);
 - ``sqlite``: one stream per database file, copied with SQLite's online backup API.
 
 A failing dump stops the whole stream backup: no snapshot is saved.
@@ -24,12 +25,13 @@ from sqlalchemy.orm import Session
 
 from resguardo.catalog import ClientSecretName, SecretKey, Transport, queries
 from resguardo.catalog.models import Client, Job
-from resguardo.catalog.sources import DATABASE_KINDS, SOURCE_KINDS
+from resguardo.catalog.sources import DATABASE_KINDS, SOURCE_KINDS, database_via
 from resguardo.core.errors import ConfigurationError
 from resguardo.engine.archiver import BackupOptions, BackupResult, backup
 from resguardo.engine.events import Reporter
 from resguardo.engine.repository import Repository
 from resguardo.engine.streams import StreamsOptions, StreamSource, backup_streams
+from resguardo.sources.addresses import DatabaseAddress, parse_address
 
 if TYPE_CHECKING:
     from resguardo.backends._sftp_connect import Credentials, SftpLocation
@@ -176,15 +178,37 @@ def _database_backup(opening: _Opening, source: dict[str, Any]) -> SourceBackup:
             f"resguardo client edit {client.name} --db-server {kind}://USER@HOST/",
         )
     password = opening.secret(ClientSecretName.DATABASE_PASSWORD)
-    address = client_database_address(client, url, kind).with_password(password)
     databases = _texts(source, "databases")
+    chosen = _shown(databases) if databases else "all databases"
+    if database_via(source, client) == "ssh":
+        address = parse_address(url, kind).with_password(password)
+        streams = _streams_over_ssh(opening, address, databases)
+        description = (
+            f"{kind} {chosen} of {address.display()} on {client.name} over SSH ({len(streams)} streams)"
+        )
+        return _streams_backup(description, streams, opening)
+    address = client_database_address(client, url, kind).with_password(password)
     if kind == "postgresql":
         streams = stack.enter_context(PostgresSource(address, databases)).streams()
     else:
         streams = stack.enter_context(MysqlSource(address, databases)).streams()
-    chosen = _shown(databases) if databases else "all databases"
     description = f"{kind} {chosen} of {address.display()} ({len(streams)} streams)"
     return _streams_backup(description, streams, opening)
+
+
+def _streams_over_ssh(
+    opening: _Opening, address: DatabaseAddress, databases: list[str]
+) -> list[StreamSource]:
+    """Connect to the SSH client (kept open on the stack) and return the streams its tools dump."""
+    from resguardo.sources.sshcommand import SshClientConnection
+    from resguardo.sources.sshmysql import SshMysqlSource
+    from resguardo.sources.sshpostgresql import SshPostgresSource
+
+    location, credentials = ssh_access(opening.session, opening.key, opening.client)
+    connection = opening.stack.enter_context(SshClientConnection(location, credentials))
+    if address.kind == "postgresql":
+        return SshPostgresSource(connection.commands, address, databases).streams()
+    return SshMysqlSource(connection.commands, address, databases).streams()
 
 
 def _ssh_backup(opening: _Opening, source: dict[str, Any]) -> SourceBackup:

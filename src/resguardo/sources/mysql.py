@@ -21,6 +21,7 @@ from resguardo.sources._names import chosen_databases, stream_file_name
 from resguardo.sources._private import PrivateFolder
 from resguardo.sources._process import CommandOpener, run_tool
 from resguardo.sources.addresses import DatabaseAddress
+from resguardo.sources.tablestats import mysql_stats
 
 SYSTEM_DATABASES = frozenset({"information_schema", "performance_schema", "sys"})
 FOLDER = "mysql"
@@ -205,6 +206,8 @@ class MysqlSource(MysqlConnection):
         server = self.inspect()
         dump = find_tool("mariadb-dump", "mysqldump")
         common: dict[str, str | int] = {"server": self.address.display(), "server_version": server.version}
+        selected = self.selected_databases(server)
+        stats = mysql_stats(self.query, selected)
         sources = [
             StreamSource(
                 f"{FOLDER}/{stream_file_name(database)}.sql",
@@ -214,9 +217,15 @@ class MysqlSource(MysqlConnection):
                     os.path.basename(dump),
                     CONNECT_HINT,
                 ),
-                {**common, "kind": DATABASE_KIND, "database": database, "format": "sql"},
+                {
+                    **common,
+                    "kind": DATABASE_KIND,
+                    "database": database,
+                    "format": "sql",
+                    **stats[database].description(),
+                },
             )
-            for database in self.selected_databases(server)
+            for database in selected
         ]
         if self.users and server.mariadb:
             sources.append(

@@ -25,6 +25,7 @@ from resguardo.sources._private import PrivateFolder
 from resguardo.sources._process import CommandOpener
 from resguardo.sources.addresses import DatabaseAddress
 from resguardo.sources.pgversions import POSTGRES_ROOT, PgTools, installed_tools, major_of, pick_tools
+from resguardo.sources.tablestats import POSTGRES_TABLES_SQL, TableStats, postgres_stats
 
 CONNECT_TIMEOUT_SECONDS = 10
 MAINTENANCE_DATABASE = "postgres"
@@ -160,6 +161,19 @@ class PostgresSource:
             ).fetchall()
         return PostgresServer(version, major_of(number), [str(row[0]) for row in rows], superuser)
 
+    def table_stats(self, database: str) -> TableStats:
+        """Return the per-table statistics of ``database`` (see :mod:`resguardo.sources.tablestats`).
+
+        Raises:
+            SourceError: the database cannot be reached, or a table cannot be counted.
+        """
+        with self.connect(database) as connection:
+            try:
+                row = connection.execute(POSTGRES_TABLES_SQL).fetchone()
+            except psycopg.Error as error:
+                raise SourceError(f"cannot count the tables of {database!r}: {error}", CONNECT_HINT) from None
+        return postgres_stats(row[0] if row else None)
+
     def selected_databases(self, server: PostgresServer) -> list[str]:
         """Return the databases to dump: the chosen ones, or all.
 
@@ -186,7 +200,13 @@ class PostgresSource:
             StreamSource(
                 f"{FOLDER}/{stream_file_name(database)}.pgdump",
                 self._dump_opener(tools, database),
-                {**common, "kind": DATABASE_KIND, "database": database, "format": "pg_dump custom"},
+                {
+                    **common,
+                    "kind": DATABASE_KIND,
+                    "database": database,
+                    "format": "pg_dump custom",
+                    **self.table_stats(database).description(),
+                },
             )
             for database in self.selected_databases(server)
         ]

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -21,6 +22,9 @@ from resguardo.sources import mysql, postgresql, sqlite
 from resguardo.sources._process import feed_tool
 from resguardo.sources.addresses import DatabaseAddress, parse_address
 from resguardo.sources.pgversions import POSTGRES_ROOT, installed_tools, pick_tools
+
+if TYPE_CHECKING:
+    from resguardo.sources.sshcommand import SshCommands
 
 KIND_OF_TARGET = {
     "postgresql": postgresql.DATABASE_KIND,
@@ -217,19 +221,35 @@ def _check_sqlite(path: str) -> None:
 
 
 def restore_database(
-    chunks: Iterable[bytes], target: RestoreTarget, stream: Mapping[str, str | int], *, overwrite: bool
+    chunks: Iterable[bytes],
+    target: RestoreTarget,
+    stream: Mapping[str, str | int],
+    *,
+    overwrite: bool,
+    ssh: SshCommands | None = None,
 ) -> str:
     """Restore one database stream into ``target``; return the database (or file) restored into.
 
+    Args:
+        ssh: run the restore tool on the host these commands reach, the target's address then being
+            as seen from that host (see :mod:`resguardo.sources.sshrestore`); None runs it here.
+
     Raises:
-        UsageError: the stream is not of the target's kind.
+        UsageError: the stream is not of the target's kind, or a SQLite target is given with ``ssh``.
         TargetError, SourceError: see the restore of each kind.
     """
     if stream.get("kind") != KIND_OF_TARGET[target.kind]:
         raise UsageError(f"a {stream.get('kind')} stream cannot be restored into {target.kind}")
     if target.kind == "sqlite":
+        if ssh is not None:
+            raise UsageError("a SQLite file is restored here, not over SSH", "leave out --ssh")
         return restore_sqlite(chunks, target.path, overwrite=overwrite)
     assert target.address is not None
+    if ssh is not None:
+        from resguardo.sources.sshrestore import restore_mysql_over_ssh, restore_postgresql_over_ssh
+
+        over_ssh = restore_postgresql_over_ssh if target.kind == "postgresql" else restore_mysql_over_ssh
+        return over_ssh(chunks, target.address, stream, ssh, overwrite=overwrite)
     if target.kind == "postgresql":
         return restore_postgresql(chunks, target.address, stream, overwrite=overwrite)
     return restore_mysql(chunks, target.address, stream, overwrite=overwrite)

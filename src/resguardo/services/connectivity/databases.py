@@ -38,6 +38,11 @@ def check_databases(report: Report, address: DatabaseAddress, databases: list[st
             (error.hint or "") + "; set the client's database_url and database_password",
         )
         return
+    report_databases(report, target, found, databases)
+
+
+def report_databases(report: Report, target: str, found: list[str], databases: list[str]) -> None:
+    """Add an item per database of ``databases``: whether it is among those ``found`` on ``target``."""
     for name in databases:
         if name in found:
             report.add("database exists", name, OK, f"on {target}")

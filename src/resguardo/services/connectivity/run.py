@@ -16,13 +16,16 @@ from sqlalchemy.orm import Session
 
 from resguardo.catalog import ClientSecretName, SecretKey, Transport, queries
 from resguardo.catalog.models import Client, Job, Repository
+from resguardo.catalog.sources import database_via
 from resguardo.core.errors import ConfigurationError, UsageError
 from resguardo.services.connectivity.databases import check_databases
+from resguardo.services.connectivity.databases_ssh import check_databases_over_ssh
 from resguardo.services.connectivity.files import LocalFiles, SftpFiles, check_paths
 from resguardo.services.connectivity.network import name_resolves, port_open
 from resguardo.services.connectivity.report import FAILED, SKIPPED, Report
 from resguardo.services.connectivity.ssh import SshLogin, open_sftp, open_ssh
 from resguardo.sources.addresses import DatabaseAddress, parse_address
+from resguardo.sources.sshcommand import SshCommands
 
 DATABASE_KINDS = ("postgresql", "mysql")
 MAX_TARGETS = 100
@@ -47,6 +50,13 @@ class _Plan:
     databases: list[str]
     repository: Repository | None
     database_url: str
+    via: str = "direct"
+    database_source: bool = False
+
+    @property
+    def checks_databases(self) -> bool:
+        """True when a database server is to be checked: databases given, or a database job's source."""
+        return bool(self.databases) or self.database_source
 
 
 def _plan(session: Session, client: Client, request: ConnectivityRequest) -> _Plan:
@@ -59,6 +69,7 @@ def _plan(session: Session, client: Client, request: ConnectivityRequest) -> _Pl
     paths, databases = list(request.paths), list(request.databases)
     repository = None
     database_url = client.database_url
+    source: dict[str, Any] = {}
     if request.job_id is not None:
         job: Job = queries.get_job(session, request.job_id)
         if job.client_id != client.id:
@@ -66,7 +77,7 @@ def _plan(session: Session, client: Client, request: ConnectivityRequest) -> _Pl
                 f"job {job.name!r} backs up client {job.client.name!r}, not {client.name!r}",
                 "name a job of this client, or give the paths and databases",
             )
-        source: dict[str, Any] = job.source or {}
+        source = dict(job.source or {})
         if not paths and not databases:
             if source.get("kind") in DATABASE_KINDS:
                 databases = [str(name) for name in source.get("databases") or []]
@@ -78,7 +89,8 @@ def _plan(session: Session, client: Client, request: ConnectivityRequest) -> _Pl
         repository = queries.get_repository(session, request.repository_id)
     if len(paths) + len(databases) > MAX_TARGETS:
         raise UsageError(f"at most {MAX_TARGETS} paths and databases may be tested at once")
-    return _Plan(paths, databases, repository, database_url)
+    database_source = request.job_id is not None and source.get("kind") in DATABASE_KINDS
+    return _Plan(paths, databases, repository, database_url, database_via(source, client), database_source)
 
 
 def _database_address(
@@ -137,7 +149,10 @@ def _check_ssh_client(report: Report, session: Session, key: SecretKey, client: 
     transport = open_ssh(report, login)
     if transport is None:
         _skip_paths(report, plan.paths, "SSH did not log in")
-        _check_database_part(report, session, key, client, plan)
+        if plan.via == "ssh":
+            _skip_databases(report, plan, "SSH did not log in")
+        else:
+            _check_database_part(report, session, key, client, plan)
         return
     try:
         if plan.paths:
@@ -146,17 +161,40 @@ def _check_ssh_client(report: Report, session: Session, key: SecretKey, client: 
                 _skip_paths(report, plan.paths, "no SFTP session")
             else:
                 check_paths(report, SftpFiles(sftp, f"on {client.name}"), plan.paths)
+        if plan.via == "ssh":
+            password = queries.reveal_client_secret(
+                session, key, client.id, ClientSecretName.DATABASE_PASSWORD
+            )
+            _check_databases_on_client(report, client, plan, password, SshCommands(transport, login.target))
     except (EOFError, paramiko.SSHException) as error:
         report.add("SSH connection", login.target, FAILED, f"the connection dropped: {error}", "try again")
     finally:
         transport.close()
-    _check_database_part(report, session, key, client, plan)
+    if plan.via != "ssh":
+        _check_database_part(report, session, key, client, plan)
+
+
+def _check_databases_on_client(
+    report: Report, client: Client, plan: _Plan, password: str | None, commands: SshCommands
+) -> None:
+    """Check the database server (with its ``password``) from the SSH client, where its dumps run."""
+    if not plan.checks_databases:
+        return
+    if not plan.database_url:
+        _database_address(report, client, "", None)
+        return
+    try:
+        address = parse_address(plan.database_url)
+    except ConfigurationError as error:
+        report.add("database server reachable", client.name, FAILED, error.message, error.hint or "")
+        return
+    check_databases_over_ssh(report, commands, address.with_password(password), plan.databases)
 
 
 def _check_database_part(
     report: Report, session: Session, key: SecretKey, client: Client, plan: _Plan
 ) -> None:
-    if not plan.databases:
+    if not plan.checks_databases:
         return
     password = queries.reveal_client_secret(session, key, client.id, ClientSecretName.DATABASE_PASSWORD)
     address = _database_address(report, client, plan.database_url, password)
@@ -167,6 +205,11 @@ def _check_database_part(
 def _skip_paths(report: Report, paths: list[str], reason: str) -> None:
     for path in paths:
         report.add("path exists", path, SKIPPED, f"not checked: {reason}")
+
+
+def _skip_databases(report: Report, plan: _Plan, reason: str) -> None:
+    for name in plan.databases:
+        report.add("database exists", name, SKIPPED, f"not checked: {reason}")
 
 
 def _skip_rest(report: Report, plan: _Plan, reason: str) -> None:
@@ -192,7 +235,7 @@ def run_checks(session: Session, key: SecretKey, client: Client, request: Connec
     else:
         check_paths(report, LocalFiles(), plan.paths)
         _check_database_part(report, session, key, client, plan)
-    if not plan.paths and not plan.databases:
+    if not plan.paths and not plan.checks_databases:
         report.add(
             "what to back up",
             client.name,

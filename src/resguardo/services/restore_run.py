@@ -146,8 +146,7 @@ def _carry_out(
         work.log.add(f"opened the repository with {credentials_note}")
         with locked(repository):
             snapshot = load_snapshot(repository, restore.snapshot_id)
-            entries = _needed_files(repository, snapshot, restore)
-            _verify(repository, entries, work)
+            _verify(repository, snapshot, work)
             if restore.kind is RestoreKind.PATHS:
                 _restore_paths(repository, snapshot, work)
             else:
@@ -194,26 +193,25 @@ def _stream_of(snapshot: Snapshot, database: str) -> dict[str, str | int]:
     raise Conflict(f"snapshot {snapshot.short_id} holds no database {database!r}")
 
 
-def _verify(repository: Repository, files: list[tuple[str, list[bytes]]], work: _Work) -> None:
-    """Read and check every blob of ``files`` once, before anything is written.
+def _verify(repository: Repository, snapshot: Snapshot, work: _Work) -> None:
+    """Read and check every tree and blob the restore needs, once each, before anything is written.
 
     Raises:
-        IntegrityError, StorageError: a blob is missing or damaged (the message names the file).
+        IntegrityError: a tree or blob is missing or damaged (nothing was written to the target).
     """
     seen: set[bytes] = set()
     size = 0
-    for path, blobs in files:
-        for blob_id in blobs:
-            if blob_id in seen:
-                continue
-            try:
-                size += len(repository.load_blob(blob_id))
-            except ResguardoError as error:
-                raise IntegrityError(
-                    f"the data of {path} cannot be read, so nothing was restored: {error.message}",
-                    "run 'resguardo check --read-data' on the repository, and restore from another run",
-                ) from None
-            seen.add(blob_id)
+    try:
+        for _path, blobs in _needed_files(repository, snapshot, work.restore):
+            for blob_id in blobs:
+                if blob_id not in seen:
+                    size += len(repository.load_blob(blob_id))
+                    seen.add(blob_id)
+    except ResguardoError as error:
+        raise IntegrityError(
+            f"the data this restore needs cannot be read, so nothing was restored: {error.message}",
+            "run 'resguardo check --read-data' on the repository, and restore from another run",
+        ) from None
     work.log.add(f"checked the data needed: {len(seen)} blobs, {size} bytes, all present and intact")
 
 

@@ -169,8 +169,11 @@ def test_viewers_and_requesters_cannot_start_or_cancel_restores_but_custodians_f
 
     assert cancelled.json()["state"] == "cancelled"
     assert api.client.post(f"/api/v1/restores/{started['id']}/cancel", headers=admin).status_code == 409
+    retried = api.client.post(f"/api/v1/restores/{started['id']}/retry", headers=admin)
+    assert retried.status_code == 202 and retried.json()["items"] == [name]
+    assert api.client.post(f"/api/v1/restores/{retried.json()['id']}/retry", headers=admin).status_code == 409
     audit = api.client.get("/api/v1/audit", params={"limit": 500}, headers=admin).json()["items"]
-    assert {"restore.start", "restore.cancel"} <= {entry["action"] for entry in audit}
+    assert {"restore.start", "restore.cancel", "restore.retry"} <= {entry["action"] for entry in audit}
 
 
 def test_paths_are_restored_into_a_folder_with_their_content(

@@ -53,3 +53,5 @@ def test_restores_start_list_show_and_cancel_in_both_modes(
         cancelled = mode.cli("restores", "cancel", str(queued.json()["id"]))
         assert cancelled.json()["state"] == "cancelled"
         assert mode.cli("restores", "cancel", str(queued.json()["id"])).exit_code == 1
+        retried = mode.cli("restores", "retry", str(queued.json()["id"]))
+        assert retried.json()["state"] == "queued" and retried.json()["id"] > queued.json()["id"]

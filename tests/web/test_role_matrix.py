@@ -48,6 +48,7 @@ SAME_AS_API = {
     ("GET", "/restores/{restore_id}"): ("GET", "/api/v1/restores/{restore_id}"),
     ("POST", "/runs/{run_id}/restore"): ("POST", "/api/v1/restores"),
     ("POST", "/restores/{restore_id}/cancel"): ("POST", "/api/v1/restores/{restore_id}/cancel"),
+    ("POST", "/restores/{restore_id}/retry"): ("POST", "/api/v1/restores/{restore_id}/retry"),
     ("GET", "/failures"): ("GET", "/api/v1/failures"),
     ("POST", "/failures/{failure_id}"): ("PATCH", "/api/v1/failures/{failure_id}"),
     ("GET", "/users"): ("GET", "/api/v1/users"),

@@ -1,4 +1,4 @@
-"""Restores of the service: ``restores start|list|show|cancel``, on the catalog or a server.
+"""Restores of the service: ``restores start|list|show|cancel|retry``, on the catalog or a server.
 
 The group is ``restores`` because ``resguardo restore`` is the engine's own command (a snapshot of a
 repository given by ``--repo``, restored by this process); these commands queue restores of a run's
@@ -235,6 +235,26 @@ def restores_cancel(
     with open_catalog(ctx, database_url, data_dir) as catalog:
         document = catalog.cancel_restore(restore_id)
     print_done(command_output(ctx), document, f"restore {restore_id} cancelled")
+
+
+@restores_app.command("retry")
+def restores_retry(
+    ctx: typer.Context,
+    restore_id: RestoreIdArgument,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Queue a failed or cancelled restore again (a new restore with the same items and target).
+
+    \f
+    Raises:
+        NotFound: no such restore. Conflict: it is queued, running or succeeded.
+    """
+    with open_catalog(ctx, database_url, data_dir) as catalog:
+        document = catalog.retry_restore(restore_id)
+    print_done(
+        command_output(ctx), document, f"restore {restore_id} queued again as restore {document['id']}"
+    )
 
 
 def register(app: typer.Typer) -> None:

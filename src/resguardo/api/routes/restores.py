@@ -28,7 +28,13 @@ from resguardo.api.routes._common import (
 )
 from resguardo.catalog.enums import RestoreKind, RestoreState
 from resguardo.catalog.models import Restore
-from resguardo.catalog.queries import cancel_restore, get_restore, list_restores, snapshot_of
+from resguardo.catalog.queries import (
+    cancel_restore,
+    get_restore,
+    list_restores,
+    requeue_restore,
+    snapshot_of,
+)
 from resguardo.services.restores import RestoreOrder, field_error, request_restore, snapshot_contents
 
 router = APIRouter(prefix="/api/v1", tags=["restores"])
@@ -188,5 +194,20 @@ def restores_cancel(
     before = snapshot_of(get_restore(session, restore_id))
     restore = cancel_restore(session, restore_id, now_of(request))
     audit(session, request, principal, "restore.cancel", "restore", restore_id, before, snapshot_of(restore))
+    session.commit()
+    return restore_json(restore)
+
+
+@router.post("/restores/{restore_id}/retry", status_code=202)
+def restores_retry(
+    restore_id: RestoreId,
+    request: Request,
+    session: CatalogSession,
+    principal: Annotated[Principal, allow("restores.start")],
+) -> dict[str, Any]:
+    """Queue a failed or cancelled restore again, as a new restore (202; 409 for any other state)."""
+    restore = requeue_restore(session, restore_id, now_of(request), principal.user.id)
+    after = {**snapshot_of(restore), "retry_of": restore_id}
+    audit(session, request, principal, "restore.retry", "restore", restore.id, after=after)
     session.commit()
     return restore_json(restore)

@@ -66,6 +66,7 @@ from resguardo.catalog.queries.restores import (
     finish_restore,
     get_restore,
     list_restores,
+    requeue_restore,
     restore_heartbeat,
 )
 from resguardo.catalog.queries.runs import (
@@ -148,6 +149,7 @@ __all__ = [
     "remove_client_secret",
     "remove_secret",
     "request_run_now",
+    "requeue_restore",
     "restore_heartbeat",
     "reveal_client_secret",
     "reveal_secret",

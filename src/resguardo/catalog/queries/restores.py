@@ -250,3 +250,40 @@ def cancel_restore(session: Session, restore_id: int, now: datetime) -> Restore:
         )
     session.expire_all()
     return get_restore(session, restore_id)
+
+
+def requeue_restore(session: Session, restore_id: int, now: datetime, requested_by_id: int | None) -> Restore:
+    """Queue a failed or cancelled restore again, as a new restore with the same snapshot, items, target,
+    overwrite and reason; return the new one (the worker checks the target again).
+
+    Raises:
+        NotFound: no such restore.
+        Conflict: the restore is queued, running or succeeded.
+    """
+    old = get_restore(session, restore_id)
+    if old.state not in (RestoreState.FAILED, RestoreState.CANCELLED):
+        raise Conflict(
+            f"restore {restore_id} is {old.state.value}; only a failed or cancelled restore is queued again",
+            "follow it, or start a new restore",
+        )
+    restore = Restore(
+        run_id=old.run_id,
+        job_id=old.job_id,
+        repository_id=old.repository_id,
+        snapshot_id=old.snapshot_id,
+        kind=old.kind,
+        items=list(old.items or []),
+        target=dict(old.target or {}),
+        overwrite=old.overwrite,
+        state=RestoreState.QUEUED,
+        requested_by_id=requested_by_id,
+        reason=old.reason,
+        request_id=old.request_id,
+        queued_at=now,
+        bytes_restored=0,
+        log="",
+        error="",
+    )
+    session.add(restore)
+    session.flush()
+    return restore

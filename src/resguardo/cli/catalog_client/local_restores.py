@@ -77,3 +77,14 @@ class LocalRestores(LocalBase):
             after = queries.snapshot_of(restore)
             self.record_change(session, now, "restore.cancel", "restore", restore_id, before, after)
             return _document(restore)
+
+    def retry_restore(self, restore_id: int) -> Record:
+        """Queue a failed or cancelled restore again; return the new one. Raises NotFound, Conflict."""
+        from resguardo.catalog import queries
+
+        now = self.now()
+        with self.sessions() as session:
+            restore = queries.requeue_restore(session, restore_id, now, None)
+            after = {**queries.snapshot_of(restore), "retry_of": restore_id}
+            self.record_change(session, now, "restore.retry", "restore", restore.id, after=after)
+            return _document(restore)

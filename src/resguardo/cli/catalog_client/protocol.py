@@ -184,3 +184,8 @@ class CatalogClient(Protocol):
     def cancel_restore(self, restore_id: int) -> Record:
         """Cancel the restore ``restore_id``; return it. Raises NotFound, Conflict (it has ended)."""
         ...
+
+    def retry_restore(self, restore_id: int) -> Record:
+        """Queue the failed or cancelled restore ``restore_id`` again; return the new one. Raises NotFound,
+        Conflict (any other state)."""
+        ...

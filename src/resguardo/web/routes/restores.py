@@ -190,3 +190,15 @@ def restore_cancel(
     """Cancel a queued or running restore, as ``POST /api/v1/restores/{id}/cancel`` does."""
     api.restores_cancel(restore_id, request, session, principal)
     return see_other(f"/restores/{restore_id}")
+
+
+@router.post("/restores/{restore_id}/retry")
+def restore_retry(
+    restore_id: RecordId,
+    request: Request,
+    session: CatalogSession,
+    principal: Annotated[Principal, page("restores.start")],
+) -> Response:
+    """Queue a failed or cancelled restore again, as ``POST /api/v1/restores/{id}/retry`` does."""
+    again = api.restores_retry(restore_id, request, session, principal)
+    return see_other(f"/restores/{again['id']}")

@@ -37,3 +37,7 @@ class RemoteRestores(RemoteBase):
     def cancel_restore(self, restore_id: int) -> Record:
         """Cancel the restore ``restore_id``; return it. Raises NotFound, Conflict."""
         return _record(self.api.request("POST", f"/restores/{restore_id}/cancel"))
+
+    def retry_restore(self, restore_id: int) -> Record:
+        """Queue a failed or cancelled restore again; return the new one. Raises NotFound, Conflict."""
+        return _record(self.api.request("POST", f"/restores/{restore_id}/retry"))

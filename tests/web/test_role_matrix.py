@@ -10,12 +10,13 @@ from fastapi.routing import APIRoute
 
 from resguardo.api.auth import permission_of as api_permission_of
 from resguardo.api.permissions import PERMISSIONS
-from resguardo.catalog.enums import Role, RunTrigger
+from resguardo.catalog.enums import RestoreKind, Role, RunState, RunTrigger
 from resguardo.catalog.models import FailureEntry
 from resguardo.catalog.queries import (
     create_client,
     create_job,
     create_repository,
+    enqueue_restore,
     enqueue_run,
     find_category,
     list_audit,
@@ -43,6 +44,11 @@ SAME_AS_API = {
     ("POST", "/jobs/{job_id}/run"): ("POST", "/api/v1/jobs/{job_id}/run"),
     ("GET", "/runs"): ("GET", "/api/v1/runs"),
     ("GET", "/runs/{run_id}"): ("GET", "/api/v1/runs/{run_id}"),
+    ("GET", "/restores"): ("GET", "/api/v1/restores"),
+    ("GET", "/restores/{restore_id}"): ("GET", "/api/v1/restores/{restore_id}"),
+    ("POST", "/runs/{run_id}/restore"): ("POST", "/api/v1/restores"),
+    ("POST", "/restores/{restore_id}/cancel"): ("POST", "/api/v1/restores/{restore_id}/cancel"),
+    ("POST", "/restores/{restore_id}/retry"): ("POST", "/api/v1/restores/{restore_id}/retry"),
     ("GET", "/failures"): ("GET", "/api/v1/failures"),
     ("POST", "/failures/{failure_id}"): ("PATCH", "/api/v1/failures/{failure_id}"),
     ("GET", "/users"): ("GET", "/api/v1/users"),
@@ -112,6 +118,18 @@ def _objects(console: Console) -> dict[str, int]:
         session.flush()
         failure = FailureEntry(job_id=job.id, run_id=run.id, opened_at=NOW, error="disk full")
         session.add(failure)
+        saved = enqueue_run(session, job.id, trigger=RunTrigger.MANUAL, now=NOW)
+        saved.state, saved.snapshot_id = RunState.SUCCEEDED, "ab" * 32
+        restore = enqueue_restore(
+            session,
+            saved,
+            repository_id=repository.id,
+            kind=RestoreKind.DATABASE,
+            items=["sales"],
+            target={"client_id": client.id, "databases": {"sales": "sales_restored"}},
+            overwrite=False,
+            now=NOW,
+        )
         session.commit()
         ids = {
             "client_id": client.id,
@@ -119,6 +137,7 @@ def _objects(console: Console) -> dict[str, int]:
             "job_id": job.id,
             "run_id": run.id,
             "failure_id": failure.id,
+            "restore_id": restore.id,
         }
     ids["user_id"] = console.user("matrix-target", [Role.REQUESTER])
     return ids

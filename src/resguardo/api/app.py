@@ -20,6 +20,7 @@ from resguardo.api.routes import (
     operations,
     people,
     plans,
+    restores,
     runs,
     session,
 )
@@ -34,6 +35,7 @@ ROUTE_MODULES = (
     client_tests,
     plans,
     runs,
+    restores,
     people,
     departments,
     audit,

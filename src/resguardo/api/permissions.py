@@ -7,7 +7,7 @@ walks every endpoint with every role against this table.
 * administrators do everything;
 * the IT director plans (categories, jobs) and reads all registers;
 * operators configure and test clients, configure repositories and jobs, run and cancel runs, and
-  analyse failures;
+  analyse failures, and start and cancel restores (which everyone reading runs may follow);
 * auditors read every register, the audit log included, and change nothing;
 * custodians see repositories, jobs, runs and the dashboard (the media they keep come from them);
 * area directors see the categories and jobs (their department's requests come later);
@@ -47,6 +47,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "jobs.run": CONFIGURERS,
     "runs.read": READERS | {CUSTODIAN},
     "runs.cancel": CONFIGURERS,
+    "restores.read": READERS | {CUSTODIAN},
+    "restores.start": CONFIGURERS,
+    "restores.cancel": CONFIGURERS,
     "failures.read": READERS,
     "failures.write": PLANNERS,
     "users.read": frozenset({ADMIN}),

@@ -12,6 +12,8 @@ from resguardo.catalog.database import create_catalog_engine, database_url, defa
 from resguardo.catalog.enums import (
     ClientSecretName,
     Language,
+    RestoreKind,
+    RestoreState,
     Role,
     RunState,
     RunTrigger,
@@ -24,6 +26,8 @@ from resguardo.catalog.secrets import SecretKey, load_secret_key
 __all__ = [
     "ClientSecretName",
     "Language",
+    "RestoreKind",
+    "RestoreState",
     "Role",
     "RunState",
     "RunTrigger",

@@ -47,6 +47,28 @@ class RunState(enum.StrEnum):
         return self not in (RunState.QUEUED, RunState.RUNNING)
 
 
+class RestoreState(enum.StrEnum):
+    """Where a restore is in its life: queued, then running, then succeeded, failed or cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """Return True for the states a restore ends in."""
+        return self not in (RestoreState.QUEUED, RestoreState.RUNNING)
+
+
+class RestoreKind(enum.StrEnum):
+    """What a restore brings back: database streams of a snapshot, or paths of it."""
+
+    DATABASE = "database"
+    PATHS = "paths"
+
+
 class RunTrigger(enum.StrEnum):
     """Why a run was queued: its schedule, a person ("run now"), or a retry of a failed run."""
 

@@ -229,6 +229,7 @@ def _register_commands() -> None:
         commands_repair,
         commands_repository,
         commands_restore,
+        commands_restores,
         commands_runs,
         commands_serve,
         commands_users,
@@ -256,6 +257,7 @@ def _register_commands() -> None:
         commands_users,
         commands_jobs,
         commands_runs,
+        commands_restores,
         commands_login,
     ):
         catalog_module.register(app)

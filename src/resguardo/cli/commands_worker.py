@@ -54,6 +54,8 @@ def worker(
             else:
                 for run_id, state in done:
                     output.result(f"run {run_id}: {state or 'stopped'}")
+                for restore_id, restore_state in runner.restores_done:
+                    output.result(f"restore {restore_id}: {restore_state or 'stopped'}")
                 output.summary(f"{len(planned.queued)} run(s) queued, {len(done)} run(s) done")
             return
         stop = threading.Event()

@@ -92,11 +92,16 @@ def _guarded(name: str, body: Callable[[], None], stop: threading.Event) -> Call
 
 
 def _work(worker: Worker, stop: threading.Event) -> None:
-    """Sweep stale runs and run due ones until ``stop`` is set; never start a run once it is set."""
+    """Sweep stale runs, carry out queued restores and run due runs until ``stop`` is set; never start
+    one once it is set."""
     while not stop.is_set():
         swept = worker.sweep()
         if swept:
             LOGGER.warning("runs %s of a stopped worker failed as stale; they will be retried", swept)
+        restored = worker.restore_one()  # restores first: a person is waiting for them
+        if restored is not None:
+            LOGGER.info("restore %d ended: %s", restored[0], restored[1] or "stopped")
+            continue
         done = worker.run_one()
         if done is None:
             stop.wait(worker.settings.poll_interval)

@@ -12,6 +12,13 @@ Every worker also sweeps: runs of dead workers (no heartbeat for ``stale_timeout
 a failure-log entry and are retried after the job's backoff
 (:func:`~resguardo.catalog.queries.fail_stale_runs`).
 
+Restores (:func:`~resguardo.services.run_restore`) are claimed the same way
+(:func:`~resguardo.catalog.queries.claim_next_restore`) and go first: before each run it claims, a
+worker runs every queued restore (a person is waiting for them, and they are rare), so a long queue
+of backups never holds a restore back for more than one backup. A restore's heartbeat carries the bytes
+restored; a restore whose worker died is failed by the sweep (not retried: its target may be half
+written) and an operator queues it again.
+
 Limits: at most one running run per job (the catalog's unique index). A limit per repository is not
 enforced yet: several workers may write to one repository at once, which the engine's shared locks allow.
 """
@@ -23,14 +30,15 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from resguardo.catalog import RunState, SecretKey, queries
+from resguardo.catalog import RestoreState, RunState, SecretKey, queries
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.core.errors import Conflict
 from resguardo.engine.crypto import KdfParameters
-from resguardo.services import RunProgress, RunStopped, run_backup
+from resguardo.services import RestoreStopped, RunProgress, RunStopped, run_backup, run_restore
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
 DEFAULT_STALE_TIMEOUT = timedelta(minutes=5)
@@ -82,7 +90,7 @@ class _Heartbeat:
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
 
-    def __enter__(self) -> _Heartbeat:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -96,6 +104,18 @@ class _Heartbeat:
         if self.lost.is_set():
             raise RunStopped(f"run {self.run_id} was cancelled or taken from this worker")
 
+    def send(self, session: Session) -> None:
+        """Write one heartbeat with the latest progress. Raises Conflict when the run is lost."""
+        progress = self.progress
+        queries.heartbeat(
+            session,
+            self.run_id,
+            self.settings.worker_id,
+            self.clock.now(),
+            bytes_read=progress.bytes_read,
+            files=progress.files,
+        )
+
     def _loop(self) -> None:
         while not self._done.wait(self.settings.heartbeat_interval):
             if not self.beat():
@@ -103,23 +123,32 @@ class _Heartbeat:
 
     def beat(self) -> bool:
         """Send one heartbeat; return False (and set ``lost``) when the run is no longer this worker's."""
-        progress = self.progress
         with self.session_factory() as session:
             try:
-                queries.heartbeat(
-                    session,
-                    self.run_id,
-                    self.settings.worker_id,
-                    self.clock.now(),
-                    bytes_read=progress.bytes_read,
-                    files=progress.files,
-                )
+                self.send(session)
                 session.commit()
             except Conflict:
                 session.rollback()
                 self.lost.set()
                 return False
         return True
+
+
+class _RestoreHeartbeat(_Heartbeat):
+    """The heartbeat of a restore: the bytes restored so far."""
+
+    restored = 0
+
+    def report_bytes(self, restored: int) -> None:
+        """Keep the bytes restored for the next heartbeat; raise RestoreStopped if the restore was lost."""
+        self.restored = restored
+        if self.lost.is_set():
+            raise RestoreStopped(f"restore {self.run_id} was cancelled or taken from this worker")
+
+    def send(self, session: Session) -> None:
+        queries.restore_heartbeat(
+            session, self.run_id, self.settings.worker_id, self.clock.now(), bytes_restored=self.restored
+        )
 
 
 class Worker:
@@ -137,13 +166,41 @@ class Worker:
         self.session_factory = session_factory
         self.settings = settings
         self.clock = clock
+        self.restores_done: list[tuple[int, RestoreState | None]] = []
 
     def sweep(self) -> list[int]:
-        """Fail the running runs of dead workers (their retries are queued); return their IDs."""
+        """Fail the running runs of dead workers (their retries are queued), and their running restores;
+        return the IDs of the runs."""
         with self.session_factory() as session:
-            failed = queries.fail_stale_runs(session, self.clock.now(), self.settings.stale_timeout)
+            now = self.clock.now()
+            failed = queries.fail_stale_runs(session, now, self.settings.stale_timeout)
+            queries.fail_stale_restores(session, now, self.settings.stale_timeout)
             session.commit()
             return [run.id for run in failed]
+
+    def restore_one(self) -> tuple[int, RestoreState | None] | None:
+        """Claim one queued restore and carry it out; return (its ID, the state it ended in), or None if
+        none was queued. The state is None when the restore was stopped (cancelled) before it ended."""
+        with self.session_factory() as session:
+            restore = queries.claim_next_restore(session, self.settings.worker_id, self.clock.now())
+            if restore is None:
+                return None
+            restore_id = restore.id
+        with _RestoreHeartbeat(self.session_factory, restore_id, self.settings, self.clock) as heartbeat:
+            state = run_restore(
+                self.session_factory,
+                restore_id,
+                self.settings.secret_key,
+                heartbeat.report_bytes,
+                worker_id=self.settings.worker_id,
+                clock=self.clock,
+                cache_directory=self.settings.cache_directory,
+            )
+        return restore_id, state
+
+    def _restore_all(self) -> None:
+        while (done := self.restore_one()) is not None:
+            self.restores_done.append(done)
 
     def run_one(self) -> tuple[int, RunState | None] | None:
         """Claim one due run and run it; return (its ID, the state it ended in), or None if none was due.
@@ -169,15 +226,19 @@ class Worker:
         return run_id, state
 
     def run_until_idle(self) -> list[tuple[int, RunState | None]]:
-        """Sweep, then run due runs until none is left to claim; return what ran."""
+        """Sweep, then run queued restores and due runs until none is left; return the runs that ran
+        (the restores carried out are in ``restores_done``, emptied at each call)."""
         self.sweep()
+        self.restores_done = []
         done = []
+        self._restore_all()
         while (result := self.run_one()) is not None:
             done.append(result)
+            self._restore_all()
         return done
 
     def serve(self, stop: threading.Event) -> None:
         """Sweep and run due runs, waiting ``poll_interval`` when idle, until ``stop`` is set."""
         while not stop.is_set():
-            if not self.run_until_idle():
+            if not self.run_until_idle() and not self.restores_done:
                 stop.wait(self.settings.poll_interval)

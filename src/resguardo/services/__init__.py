@@ -6,5 +6,13 @@ catalog, drive the engine in-process and record what happened, and never print.
 
 from resguardo.services.backup_run import RunProgress, RunStopped, run_backup
 from resguardo.services.requests import request_run_now
+from resguardo.services.restore_run import RestoreStopped, run_restore
 
-__all__ = ["RunProgress", "RunStopped", "request_run_now", "run_backup"]
+__all__ = [
+    "RestoreStopped",
+    "RunProgress",
+    "RunStopped",
+    "request_run_now",
+    "run_backup",
+    "run_restore",
+]

@@ -253,3 +253,21 @@ def restore_database(
     if target.kind == "postgresql":
         return restore_postgresql(chunks, target.address, stream, overwrite=overwrite)
     return restore_mysql(chunks, target.address, stream, overwrite=overwrite)
+
+
+def database_exists(target: RestoreTarget, name: str) -> bool:
+    """Return whether the database ``name`` (or, for SQLite, the file ``target.path``) exists at ``target``,
+    so that a restore can be refused before it is queued.
+
+    Raises:
+        SourceError: the server cannot be reached or refuses the login.
+    """
+    if target.address is None:
+        return os.path.exists(target.path)
+    server_address = target.address.with_database(None)
+    if target.kind == "postgresql":
+        with postgresql.PostgresSource(server_address) as server, server.connect() as connection:
+            found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            return found is not None
+    with mysql.MysqlConnection(server_address) as mysql_server:
+        return name in mysql_server.query("SHOW DATABASES")

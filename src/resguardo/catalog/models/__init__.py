@@ -11,6 +11,7 @@ from resguardo.catalog.models.inventory import (
 )
 from resguardo.catalog.models.people import ApiToken, Department, User, UserRole
 from resguardo.catalog.models.plans import MINIMUM_RECORDS_KEEP_DAYS, Category, Job
+from resguardo.catalog.models.restores import Restore
 from resguardo.catalog.models.runs import FailureEntry, Run
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Job",
     "Repository",
     "RepositorySecret",
+    "Restore",
     "Run",
     "User",
     "UserRole",

@@ -52,6 +52,28 @@ RUN_KEYS = (
     "error",
 )
 RUN_DETAIL_KEYS = (*RUN_KEYS, "log")
+RESTORE_KEYS = (
+    "id",
+    "run_id",
+    "job_id",
+    "repository_id",
+    "snapshot_id",
+    "kind",
+    "items",
+    "target",
+    "overwrite",
+    "state",
+    "requested_by_id",
+    "reason",
+    "request_id",
+    "queued_at",
+    "started_at",
+    "finished_at",
+    "worker_id",
+    "heartbeat_at",
+    "bytes_restored",
+    "error",
+)
 FAILURE_KEYS = (
     "id",
     "job_id",

@@ -166,3 +166,26 @@ class CatalogClient(Protocol):
     def show_failure(self, failure_id: int) -> Record:
         """Return the failure-log entry ``failure_id``. Raises NotFound."""
         ...
+
+    def start_restore(self, body: Mapping[str, Any], client: str | None) -> Record:
+        """Check and queue the restore ``body`` describes (the body of ``POST /api/v1/restores``; the
+        client whose server receives databases named ``client``); return it. Raises NotFound,
+        UsageError (naming the field), Conflict (the target exists without overwrite)."""
+        ...
+
+    def list_restores(self, state: str | None) -> list[Record]:
+        """Return the restores (in ``state`` when given), newest first."""
+        ...
+
+    def show_restore(self, restore_id: int) -> Record:
+        """Return the restore ``restore_id`` with its log. Raises NotFound."""
+        ...
+
+    def cancel_restore(self, restore_id: int) -> Record:
+        """Cancel the restore ``restore_id``; return it. Raises NotFound, Conflict (it has ended)."""
+        ...
+
+    def retry_restore(self, restore_id: int) -> Record:
+        """Queue the failed or cancelled restore ``restore_id`` again; return the new one. Raises NotFound,
+        Conflict (any other state)."""
+        ...

@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from resguardo.web.routes import audit, client_tests, dashboard, inventory, jobs, people, runs, session
+from resguardo.web.routes import (
+    audit,
+    client_tests,
+    dashboard,
+    inventory,
+    jobs,
+    people,
+    restores,
+    runs,
+    session,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     session.router,
@@ -10,6 +20,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     inventory.router,
     client_tests.router,  # after inventory: /clients/new before /clients/{id}
     jobs.router,
+    restores.router,  # before runs: /runs/{id}/restore
     runs.router,
     people.router,
     audit.router,

@@ -1,0 +1,270 @@
+"""The use case a worker runs for one claimed restore: check the data, then write it into the target.
+
+:func:`run_restore` opens the restore's repository with its sealed credentials (in memory only), takes
+the engine's shared lock, loads the snapshot, and first reads every blob the restore needs, checking
+each (authenticated decryption and its ID): a missing or damaged blob fails the restore *before the
+target is touched*. Then it restores:
+
+- databases: each stream is fed to the database server of the target client
+  (:func:`resguardo.sources.restore.restore_database`, with the client's sealed database password),
+  under its target name; an existing database is replaced only when the restore says ``overwrite``.
+  For a client reached over SSH, the database server is reached at the address its ``database_url``
+  names (the client's address when the URL names no host), from the backup server;
+- a SQLite stream: written to the file the target names, on the backup server;
+- paths: the engine's restorer writes them into the target folder on the backup server
+  (``/srv/www`` comes back as ``FOLDER/srv/www``).
+
+Progress (bytes restored) goes to the caller's ``reporter``, which raises :class:`RestoreStopped` when
+the restore was cancelled or taken from this worker; the log never holds a password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from resguardo.catalog import RestoreKind, RestoreState, SecretKey, queries
+from resguardo.catalog.models import Restore
+from resguardo.clock import SYSTEM_CLOCK, Clock
+from resguardo.core.errors import Conflict, IntegrityError, ResguardoError
+from resguardo.engine.browse import walk_snapshot
+from resguardo.engine.events import Event, ItemWarning, Progress
+from resguardo.engine.locks import locked
+from resguardo.engine.repository import Repository
+from resguardo.engine.snapshot import Snapshot, load_snapshot
+from resguardo.engine.tree import FILE
+from resguardo.services.backup_run import _RunLog as RestoreLog
+from resguardo.services.repositories import opened_repository
+from resguardo.services.restores import server_target
+from resguardo.sources.restore import RestoreTarget, restore_database
+
+
+class RestoreStopped(ResguardoError):
+    """Raised by a reporter to stop a restore: it was cancelled, or is no longer this worker's.
+
+    A ResguardoError, so that a database restore stopped half-way drops the database it created.
+    """
+
+
+@dataclass
+class _Work:
+    """One restore in progress: its record, the log, the reporter and the bytes restored so far."""
+
+    restore: Restore
+    log: RestoreLog
+    reporter: Callable[[int], None]
+    restored: int = 0
+
+    def count(self, size: int) -> None:
+        self.restored += size
+        self.reporter(self.restored)
+
+
+def run_restore(
+    session_factory: sessionmaker[Session],
+    restore_id: int,
+    secret_key: SecretKey,
+    reporter: Callable[[int], None],
+    *,
+    worker_id: str,
+    clock: Clock = SYSTEM_CLOCK,
+    cache_directory: str | None = None,
+) -> RestoreState | None:
+    """Carry out a claimed restore and finish it in the catalog.
+
+    Args:
+        session_factory: makes catalog sessions.
+        restore_id: a restore claimed by ``worker_id`` (state running).
+        secret_key: the catalog's key, to reveal the repository's and the client's secrets.
+        reporter: receives the bytes restored so far; may raise :class:`RestoreStopped`.
+        worker_id: the worker holding the restore.
+        clock: the time written to the catalog.
+        cache_directory: the engine's local metadata cache (None: none).
+
+    Returns:
+        The state the restore ended in, or None when it was stopped or is no longer this worker's.
+    """
+    log = RestoreLog(clock)
+    with session_factory() as session:
+        restore = queries.get_restore(session, restore_id)
+        log.add(f"restore {restore.id} of snapshot {restore.snapshot_id[:8]} on worker {worker_id}")
+        work = _Work(restore, log, reporter)
+        try:
+            _carry_out(session, secret_key, work, clock, cache_directory)
+            state, error = RestoreState.SUCCEEDED, ""
+        except RestoreStopped as stop:
+            session.rollback()
+            log.add(f"stopped: {stop}")
+            return None
+        except (ResguardoError, OSError) as failure:
+            session.rollback()
+            error = _message(failure)
+            log.add(f"failed: {error}")
+            state = RestoreState.FAILED
+        try:
+            queries.finish_restore(
+                session,
+                restore_id,
+                worker_id,
+                state,
+                clock.now(),
+                bytes_restored=work.restored,
+                log=log.text(),
+                error=error,
+            )
+            session.commit()
+        except Conflict:
+            session.rollback()
+            return None
+        return state
+
+
+def _message(failure: Exception) -> str:
+    if isinstance(failure, ResguardoError):
+        return f"{failure.message} ({failure.hint})" if failure.hint else failure.message
+    return f"{type(failure).__name__}: {failure}"
+
+
+def _carry_out(
+    session: Session, key: SecretKey, work: _Work, clock: Clock, cache_directory: str | None
+) -> None:
+    """Open the repository, check the data the restore needs, then restore it.
+
+    Raises:
+        RestoreStopped: the reporter stopped the restore.
+        ResguardoError, OSError: the restore could not be made.
+    """
+    restore = work.restore
+    if restore.repository_id is None:
+        raise Conflict("the repository of this restore was removed from the catalog")
+    database_target = _database_target(session, key, restore)
+    with opened_repository(
+        session, key, restore.repository_id, clock.now(), cache_directory=cache_directory
+    ) as (repository, _created, credentials_note):
+        work.log.add(f"opened the repository with {credentials_note}")
+        with locked(repository):
+            snapshot = load_snapshot(repository, restore.snapshot_id)
+            _verify(repository, snapshot, work)
+            if restore.kind is RestoreKind.PATHS:
+                _restore_paths(repository, snapshot, work)
+            else:
+                _restore_databases(repository, snapshot, work, database_target)
+    work.log.add(f"done: {work.restored} bytes restored")
+
+
+def _database_target(session: Session, key: SecretKey, restore: Restore) -> RestoreTarget | None:
+    """Return the server (or SQLite file) a database restore writes to; None for paths."""
+    target = dict(restore.target or {})
+    if restore.kind is RestoreKind.PATHS:
+        return None
+    if "sqlite_path" in target:
+        return RestoreTarget("sqlite", path=str(target["sqlite_path"]))
+    client = queries.get_client(session, int(target["client_id"]))
+    from resguardo.sources.addresses import parse_address
+
+    kind = parse_address(client.database_url).kind if client.database_url else "postgresql"
+    return server_target(session, key, client, kind)
+
+
+def _needed_files(
+    repository: Repository, snapshot: Snapshot, restore: Restore
+) -> list[tuple[str, list[bytes]]]:
+    """Return (path, content blob IDs) of every file the restore reads."""
+    if restore.kind is RestoreKind.DATABASE:
+        names = [_stream_of(snapshot, str(item))["name"] for item in restore.items]
+        roots = [f"/{name}" for name in names]
+    else:
+        roots = [str(item) for item in restore.items]
+    files = []
+    for root in roots:
+        for path, node in walk_snapshot(repository, snapshot, root):
+            if node.type == FILE:
+                files.append((path, list(node.content)))
+    return files
+
+
+def _stream_of(snapshot: Snapshot, database: str) -> dict[str, str | int]:
+    """Return the stream of ``database`` in the snapshot. Raises Conflict when it is not there."""
+    for stream in snapshot.streams:
+        if stream.get("database") == database:
+            return stream
+    raise Conflict(f"snapshot {snapshot.short_id} holds no database {database!r}")
+
+
+def _verify(repository: Repository, snapshot: Snapshot, work: _Work) -> None:
+    """Read and check every tree and blob the restore needs, once each, before anything is written.
+
+    Raises:
+        IntegrityError: a tree or blob is missing or damaged (nothing was written to the target).
+    """
+    seen: set[bytes] = set()
+    size = 0
+    try:
+        for _path, blobs in _needed_files(repository, snapshot, work.restore):
+            for blob_id in blobs:
+                if blob_id not in seen:
+                    size += len(repository.load_blob(blob_id))
+                    seen.add(blob_id)
+    except ResguardoError as error:
+        raise IntegrityError(
+            f"the data this restore needs cannot be read, so nothing was restored: {error.message}",
+            "run 'resguardo check --read-data' on the repository, and restore from another run",
+        ) from None
+    work.log.add(f"checked the data needed: {len(seen)} blobs, {size} bytes, all present and intact")
+
+
+def _counted(chunks: Iterator[bytes], work: _Work) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        work.count(len(chunk))
+
+
+def _restore_databases(
+    repository: Repository, snapshot: Snapshot, work: _Work, target: RestoreTarget | None
+) -> None:
+    from resguardo.engine.browse import open_file
+
+    assert target is not None
+    names = dict(work.restore.target or {}).get("databases", {})
+    for item in work.restore.items:
+        stream = _stream_of(snapshot, str(item))
+        chunks = _counted(open_file(repository, snapshot, f"/{stream['name']}"), work)
+        if target.address is not None:
+            target = RestoreTarget(target.kind, target.address.with_database(str(names[item])))
+        shown = target.display()
+        work.log.add(f"restoring database {item!r} into {shown}")
+        restored = restore_database(chunks, target, stream, overwrite=work.restore.overwrite)
+        work.log.add(f"restored database {item!r} into {restored}")
+
+
+def _restore_paths(repository: Repository, snapshot: Snapshot, work: _Work) -> None:
+    from resguardo.engine.restorer import restore
+
+    folder = str(dict(work.restore.target or {})["folder"])
+    work.log.add(f"restoring {', '.join(map(str, work.restore.items))} into {folder}")
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Progress):
+            work.restored = event.bytes_done
+            work.reporter(event.bytes_done)
+        elif isinstance(event, ItemWarning):
+            work.log.add(f"warning: {event.path}: {event.message}")
+
+    result = restore(
+        repository,
+        snapshot,
+        folder,
+        includes=[str(item) for item in work.restore.items],
+        reporter=on_event,
+        processes=False,
+    )
+    work.restored = result.bytes_written
+    work.log.add(f"{result.files_restored} files, {result.directories} directories restored")
+    if not result.complete:
+        raise ResguardoError(
+            f"restore incomplete: {len(result.errors)} entries could not be restored, "
+            f"{len(result.damaged)} damaged",
+            "see the log",
+        )

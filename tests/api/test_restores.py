@@ -102,7 +102,11 @@ def test_a_mariadb_database_restored_under_its_default_name_matches_the_source(
     restored = _restore(api, admin, service, {"run_id": run.id, "items": [name], "target": {}})
 
     assert restored["state"] == "succeeded", restored["error"]
-    assert restored["target"] == {"client_id": client_id, "databases": {name: f"{name}_restored"}}
+    assert restored["target"] == {
+        "client_id": client_id,
+        "databases": {name: f"{name}_restored"},
+        "via": "direct",
+    }
     assert mysql_checksums(mariadb_server, f"{name}_restored") == mysql_checksums(mariadb_server, name)
 
 

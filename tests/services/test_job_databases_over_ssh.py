@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from resguardo.backends._sftp_connect import Credentials
-from resguardo.catalog import ClientSecretName, RunState, Transport, queries
+from resguardo.catalog import ClientSecretName, RestoreKind, RestoreState, RunState, Transport, queries
+from resguardo.core.errors import Conflict
 from resguardo.engine.browse import open_file
+from resguardo.services.restores import RestoreOrder, request_restore
 from resguardo.sources.restore import RestoreTarget, find_database_stream, restore_database
 from resguardo.sources.sshcommand import SshClientConnection
 from resguardo.sources.sshtree import parse_target
@@ -129,3 +131,35 @@ def test_a_database_job_of_an_ssh_client_may_still_connect_directly(
     _repository, snapshot = _snapshot(service, job_id, str(run.snapshot_id))
     stream = find_database_stream(snapshot.streams, name, "mysql.database", snapshot.short_id)
     assert "via" not in stream and json.loads(str(stream["tables"]))[f"{name}.customers"]["rows"] == 20
+
+
+@pytest.mark.usefixtures("no_own_credentials")
+def test_a_restore_into_an_ssh_client_runs_its_tools_there_and_refuses_an_existing_name(
+    service: Service, sshd_server: SshServer, pg_server: PostgresCluster
+) -> None:
+    name = f"back_{uuid.uuid4().hex[:8]}"
+    fill_pg_database(pg_server, name, rows=120)
+    before = pg_checksums(pg_server, name)
+    url = f"postgresql://{SUPERUSER}@127.0.0.1:{pg_server.port}/"
+    client_id = _ssh_client(service, sshd_server, PG_PASSWORD, database_url=url)
+    job_id = service.job(
+        "pg", [], client_id=client_id, source={"kind": "postgresql", "databases": [name]}, max_retries=0
+    )
+    run = _run_now(service, job_id)
+    assert run.state is RunState.SUCCEEDED, run.error
+    order = RestoreOrder(run_id=run.id, kind=RestoreKind.DATABASE, items=[name])
+
+    with service.sessions() as session:
+        restore = request_restore(session, service.secret_key, order, service.clock.now())
+        assert restore.target["via"] == "ssh"
+        restore_id = restore.id
+        session.commit()
+    service.worker().run_until_idle()
+
+    with service.sessions() as session:
+        restore = queries.get_restore(session, restore_id)
+    assert restore.state is RestoreState.SUCCEEDED, restore.error
+    assert "over SSH" in restore.log and PG_PASSWORD not in restore.log
+    assert pg_checksums(pg_server, f"{name}_restored") == before
+    with service.sessions() as session, pytest.raises(Conflict, match=r"already exists .*over SSH"):
+        request_restore(session, service.secret_key, order, service.clock.now())

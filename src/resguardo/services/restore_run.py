@@ -8,8 +8,9 @@ target is touched*. Then it restores:
 - databases: each stream is fed to the database server of the target client
   (:func:`resguardo.sources.restore.restore_database`, with the client's sealed database password),
   under its target name; an existing database is replaced only when the restore says ``overwrite``.
-  For a client reached over SSH, the database server is reached at the address its ``database_url``
-  names (the client's address when the URL names no host), from the backup server;
+  For a client reached over SSH, the restore tools run on the client and the data streams to them over
+  SSH (the client's database URL then read as the client sees it), unless the job's source says
+  ``via: direct``: then the server is reached from here, at the client's address when the URL names no host;
 - a SQLite stream: written to the file the target names, on the backup server;
 - paths: the engine's restorer writes them into the target folder on the backup server
   (``/srv/www`` comes back as ``FOLDER/srv/www``).
@@ -21,7 +22,9 @@ the restore was cancelled or taken from this worker; the log never holds a passw
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,8 +40,11 @@ from resguardo.engine.snapshot import Snapshot, load_snapshot
 from resguardo.engine.tree import FILE
 from resguardo.services.backup_run import _RunLog as RestoreLog
 from resguardo.services.repositories import opened_repository
-from resguardo.services.restores import server_target
+from resguardo.services.restores import client_commands, server_target
 from resguardo.sources.restore import RestoreTarget, restore_database
+
+if TYPE_CHECKING:
+    from resguardo.sources.sshcommand import SshCommands
 
 
 class RestoreStopped(ResguardoError):
@@ -140,6 +146,43 @@ def _carry_out(
     if restore.repository_id is None:
         raise Conflict("the repository of this restore was removed from the catalog")
     database_target = _database_target(session, key, restore)
+    with ExitStack() as stack:
+        ssh = None
+        if database_target is not None and dict(restore.target or {}).get("via") == "ssh":
+            client = queries.get_client(session, int(dict(restore.target or {})["client_id"]))
+            ssh = client_commands(session, key, client, stack)
+            work.log.add(f"restoring through client {client.name!r} over SSH")
+        _restore_from_repository(
+            session,
+            key,
+            work,
+            clock=clock,
+            cache_directory=cache_directory,
+            database_target=database_target,
+            ssh=ssh,
+        )
+    work.log.add(f"done: {work.restored} bytes restored")
+
+
+def _restore_from_repository(
+    session: Session,
+    key: SecretKey,
+    work: _Work,
+    *,
+    clock: Clock,
+    cache_directory: str | None,
+    database_target: RestoreTarget | None,
+    ssh: SshCommands | None,
+) -> None:
+    """Open the repository, check the data the restore needs, then restore it (the tools over ``ssh``
+    when given).
+
+    Raises:
+        RestoreStopped: the reporter stopped the restore.
+        ResguardoError, OSError: the restore could not be made.
+    """
+    restore = work.restore
+    assert restore.repository_id is not None
     with opened_repository(
         session, key, restore.repository_id, clock.now(), cache_directory=cache_directory
     ) as (repository, _created, credentials_note):
@@ -150,8 +193,7 @@ def _carry_out(
             if restore.kind is RestoreKind.PATHS:
                 _restore_paths(repository, snapshot, work)
             else:
-                _restore_databases(repository, snapshot, work, database_target)
-    work.log.add(f"done: {work.restored} bytes restored")
+                _restore_databases(repository, snapshot, work, database_target, ssh)
 
 
 def _database_target(session: Session, key: SecretKey, restore: Restore) -> RestoreTarget | None:
@@ -165,7 +207,7 @@ def _database_target(session: Session, key: SecretKey, restore: Restore) -> Rest
     from resguardo.sources.addresses import parse_address
 
     kind = parse_address(client.database_url).kind if client.database_url else "postgresql"
-    return server_target(session, key, client, kind)
+    return server_target(session, key, client, kind, str(target.get("via") or "direct"))
 
 
 def _needed_files(
@@ -222,7 +264,11 @@ def _counted(chunks: Iterator[bytes], work: _Work) -> Iterator[bytes]:
 
 
 def _restore_databases(
-    repository: Repository, snapshot: Snapshot, work: _Work, target: RestoreTarget | None
+    repository: Repository,
+    snapshot: Snapshot,
+    work: _Work,
+    target: RestoreTarget | None,
+    ssh: SshCommands | None,
 ) -> None:
     from resguardo.engine.browse import open_file
 
@@ -235,7 +281,7 @@ def _restore_databases(
             target = RestoreTarget(target.kind, target.address.with_database(str(names[item])))
         shown = target.display()
         work.log.add(f"restoring database {item!r} into {shown}")
-        restored = restore_database(chunks, target, stream, overwrite=work.restore.overwrite)
+        restored = restore_database(chunks, target, stream, overwrite=work.restore.overwrite, ssh=ssh)
         work.log.add(f"restored database {item!r} into {restored}")
 
 

@@ -12,20 +12,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from resguardo.catalog import ClientSecretName, RestoreKind, SecretKey, queries
-from resguardo.catalog.models import Client, Restore, Run
+from resguardo.catalog.models import Client, Job, Restore, Run
+from resguardo.catalog.sources import database_via
 from resguardo.core.errors import Conflict, UsageError
 from resguardo.engine.browse import PathNotFound, find_node
 from resguardo.engine.repository import Repository
 from resguardo.engine.snapshot import Snapshot, load_snapshot
 from resguardo.services.repositories import opened_repository
+from resguardo.services.run_sources import ssh_access
+from resguardo.sources.addresses import parse_address
 from resguardo.sources.restore import KIND_OF_TARGET, RestoreTarget, database_exists
+
+if TYPE_CHECKING:
+    from resguardo.sources.sshcommand import SshCommands
 
 SERVER_KINDS = {stream_kind: kind for kind, stream_kind in KIND_OF_TARGET.items() if kind != "sqlite"}
 RESTORED_SUFFIX = "_restored"
@@ -124,9 +131,20 @@ def snapshot_contents(session: Session, key: SecretKey, run_id: int, now: dateti
     return contents_document(run, _load_run_snapshot(session, key, run, now))
 
 
-def server_target(session: Session, key: SecretKey, client: Client, kind: str) -> RestoreTarget:
+def restore_via(client: Client, job: Job) -> str:
+    """Return where the restore tools run for a database server of ``client``: ``ssh`` (on the client,
+    as its backups' dump tools do) or ``direct`` (here). The job's ``source.via`` decides for its own
+    client; another client follows its transport.
+    """
+    return database_via(job.source or {} if client.id == job.client_id else {}, client)
+
+
+def server_target(
+    session: Session, key: SecretKey, client: Client, kind: str, via: str = "direct"
+) -> RestoreTarget:
     """Return the database server of ``client`` as a restore target of ``kind`` (postgresql or mysql),
-    with its sealed password revealed in memory (never logged).
+    with its sealed password revealed in memory (never logged). With ``via`` ``ssh`` the address is
+    the one the client itself sees (its database URL as written); else as seen from here.
 
     Raises:
         UsageError: the client has no database server, or one of another kind (names ``target.client_id``).
@@ -139,7 +157,10 @@ def server_target(session: Session, key: SecretKey, client: Client, kind: str) -
             f"set its database URL: resguardo client edit {client.name} --db-server {kind}://USER@HOST/",
             "target.client_id",
         )
-    address = client_database_address(client, client.database_url)
+    if via == "ssh":
+        address = parse_address(client.database_url)
+    else:
+        address = client_database_address(client, client.database_url)
     if address.kind != kind:
         raise field_error(
             f"client {client.name!r} has a {address.kind} server; a {kind} database cannot go there",
@@ -170,19 +191,40 @@ def _database_target(
     if len(set(kinds.values())) != 1:
         raise field_error("restore databases of one kind at a time", "choose them again", "items")
     kind = SERVER_KINDS[next(iter(kinds.values()))]
-    client_id = order.client_id or queries.get_job(session, run.job_id).client_id
-    target = server_target(session, key, queries.get_client(session, client_id), kind)
+    job = queries.get_job(session, run.job_id)
+    client = queries.get_client(session, order.client_id or job.client_id)
+    via = restore_via(client, job)
+    target = server_target(session, key, client, kind, via)
     names = {name: order.databases.get(name) or f"{name}{RESTORED_SUFFIX}" for name in order.items}
     for source, name in names.items():
         if not name.strip() or "\x00" in name:
             raise field_error(f"the target name of {source!r} is empty", "give a name", "target.databases")
-        if not order.overwrite and database_exists(target, name):
-            assert target.address is not None
-            raise Conflict(
-                f"database {name!r} already exists on {target.address.display()}",
-                "tick overwrite to replace it, or name another database",
-            )
-    return {"client_id": client_id, "databases": names}
+    if not order.overwrite:
+        with ExitStack() as stack:
+            ssh = client_commands(session, key, client, stack) if via == "ssh" else None
+            for name in names.values():
+                if database_exists(target, name, ssh):
+                    assert target.address is not None
+                    raise Conflict(
+                        f"database {name!r} already exists on {target.address.display()}"
+                        + (f" (on {client.name}, over SSH)" if ssh is not None else ""),
+                        "tick overwrite to replace it, or name another database",
+                    )
+    return {"client_id": client.id, "databases": names, "via": via}
+
+
+def client_commands(session: Session, key: SecretKey, client: Client, stack: ExitStack) -> SshCommands:
+    """Log in to an SSH client with its sealed key (host key checked; closed with ``stack``) and return
+    what runs commands there.
+
+    Raises:
+        ConfigurationError: the client has no SSH key or host key in the catalog.
+        SourceError: the client cannot be reached, its host key changed, or it refused the key.
+    """
+    from resguardo.sources.sshcommand import SshClientConnection
+
+    location, credentials = ssh_access(session, key, client)
+    return stack.enter_context(SshClientConnection(location, credentials)).commands
 
 
 def _sqlite_target(order: RestoreOrder) -> dict[str, Any]:

@@ -255,16 +255,27 @@ def restore_database(
     return restore_mysql(chunks, target.address, stream, overwrite=overwrite)
 
 
-def database_exists(target: RestoreTarget, name: str) -> bool:
+def database_exists(target: RestoreTarget, name: str, ssh: SshCommands | None = None) -> bool:
     """Return whether the database ``name`` (or, for SQLite, the file ``target.path``) exists at ``target``,
     so that a restore can be refused before it is queued.
 
+    Args:
+        ssh: ask the server from the host these commands reach (the target's address as seen from
+            there); None asks it from here.
+
     Raises:
-        SourceError: the server cannot be reached or refuses the login.
+        SourceError: the server (or the SSH host) cannot be reached or refuses the login.
     """
     if target.address is None:
         return os.path.exists(target.path)
     server_address = target.address.with_database(None)
+    if ssh is not None:
+        from resguardo.sources.sshmysql import SshMysqlSource
+        from resguardo.sources.sshpostgresql import SshPostgresSource
+
+        if target.kind == "postgresql":
+            return name in SshPostgresSource(ssh, server_address).inspect().databases
+        return name in SshMysqlSource(ssh, server_address).inspect().databases
     if target.kind == "postgresql":
         with postgresql.PostgresSource(server_address) as server, server.connect() as connection:
             found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()

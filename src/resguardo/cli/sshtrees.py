@@ -21,13 +21,15 @@ class SshChoice:
         target: ``[USER@]HOST[:PORT]`` of the client, or None for a local backup.
         key_file: the private key to log in with; None offers ssh-agent's keys and ``~/.ssh/id_*``.
         known_hosts: the known_hosts file naming the client's host key; None reads ``~/.ssh/known_hosts``.
-        parallel: files read at once.
+        parallel: session channels used at once to read files.
+        use_tar: read small files through tar streams where the client has GNU tar.
     """
 
     target: str | None = None
     key_file: str | None = None
     known_hosts: str | None = None
     parallel: int = 8
+    use_tar: bool = True
 
     @property
     def given(self) -> bool:
@@ -44,8 +46,8 @@ def check_ssh_choice(choice: SshChoice, *, stdin: bool, databases: bool, exclude
     from resguardo.core.errors import UsageError
 
     if not choice.given:
-        if choice.key_file is not None or choice.known_hosts is not None:
-            raise UsageError("--ssh-key-file and --ssh-known-hosts are only used with --ssh")
+        if choice.key_file is not None or choice.known_hosts is not None or not choice.use_tar:
+            raise UsageError("--ssh-key-file, --ssh-known-hosts and --ssh-no-tar are only used with --ssh")
         return
     if stdin or databases:
         raise UsageError("--ssh backs up paths of the client: give no --stdin nor database")
@@ -92,7 +94,9 @@ def backup_over_ssh(
         parent=options.parent,
         use_parent=options.use_parent,
     )
-    source = SshTreeSource(location, Credentials(choice.key_file, choice.known_hosts), choice.parallel)
+    source = SshTreeSource(
+        location, Credentials(choice.key_file, choice.known_hosts), choice.parallel, choice.use_tar
+    )
     output = settings.output
     try:
         source.connect()

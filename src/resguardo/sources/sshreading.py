@@ -52,18 +52,24 @@ class SessionRefused(Exception):
     """The SSH server refused to open one more session channel (its ``MaxSessions``)."""
 
 
-def open_channel(transport: paramiko.Transport) -> paramiko.Channel:
-    """Open a session channel, asking again a few times when the server refuses it.
+def open_channel(transport: paramiko.Transport, again: bool) -> paramiko.Channel:
+    """Open a session channel; with ``again`` (a session of ours was just closed, which the server
+    frees a moment later), ask again a few times when the server refuses it.
 
     Raises:
-        SessionRefused: the server still refused it.
+        SessionRefused: the server refused it.
     """
-    for wait in (*OPEN_RETRY_SECONDS, None):
+    for wait in (*(OPEN_RETRY_SECONDS if again else ()), None):
         try:
             return transport.open_session()
-        except paramiko.ChannelException as error:
+        except paramiko.SSHException as error:
+            # paramiko raises ChannelException to one of the threads refused at once, a plain
+            # SSHException to the others: a transport still up means the channel was refused.
+            if not transport.is_active():
+                raise
             if wait is None:
-                raise SessionRefused(error.text or "open failed") from None
+                text = error.text if isinstance(error, paramiko.ChannelException) else ""
+                raise SessionRefused(text or "open failed") from None
             time.sleep(wait)
     raise AssertionError("unreachable")
 
@@ -95,6 +101,7 @@ class FileReads:
         self.opened = 0
         self.refused: list[str] = []
         self.warned = False
+        self.rounds = 0
 
     def __iter__(self) -> Iterator[Outcome]:
         """Yield each file with what ``store`` returned or why it could not be read, as they finish.
@@ -114,6 +121,7 @@ class FileReads:
         workers: list[Callable[[_Emit, threading.Event], None]] = [self._stream_worker] * streams
         workers += [self._sftp_worker] * readers
         self.opened, self.refused = 0, []
+        self.rounds += 1
         yield from self._run(workers)
         if self.refused and not self.opened:
             raise SourceError(
@@ -195,7 +203,7 @@ class FileReads:
             except queue.Empty:
                 return
             try:
-                channel = open_channel(self.source.transport_now())
+                channel = open_channel(self.source.transport_now(), again=not first or self.rounds > 1)
             except SessionRefused:
                 self.batches.put(batch)
                 raise
@@ -211,7 +219,7 @@ class FileReads:
 
     def _sftp_worker(self, emit: _Emit, stop: threading.Event) -> None:
         """Read single files over an SFTP session of its own until none is left."""
-        channel = open_channel(self.source.transport_now())
+        channel = open_channel(self.source.transport_now(), again=self.rounds > 1)
         self._opened()
         channel.invoke_subsystem("sftp")
         sftp = paramiko.SFTPClient(channel)

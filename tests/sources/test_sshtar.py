@@ -4,22 +4,33 @@ that grants fewer sessions than asked (MaxSessions)."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import stat
+import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import paramiko
 import pytest
 
 from resguardo.backends._sftp_connect import Credentials
 from resguardo.core.errors import SourceError
-from resguardo.engine.remotetree import RemoteListing, backup_remote_tree
+from resguardo.engine.archiver import BackupResult
+from resguardo.engine.remotetree import (
+    WHOLE_READ_BYTES,
+    RemoteEntry,
+    RemoteListing,
+    StoredContent,
+    backup_remote_tree,
+)
 from resguardo.engine.repository import Repository
 from resguardo.engine.restorer import restore
 from resguardo.engine.snapshot import find_snapshot
-from resguardo.sources.sshtar import BATCH_FILES, TAR_FILE_BYTES, shrunk_paths
+from resguardo.engine.tree import FILE
+from resguardo.sources.sshtar import BATCH_FILES, TAR_FILE_BYTES, TarStream, shrunk_paths
 from resguardo.sources.sshtree import SshTreeSource, parse_target
 from tests.fixtures.sshd import SshServer, start_server
 from tests.sources.test_sshtree import OPTIONS
@@ -58,7 +69,7 @@ def source_for(server: SshServer, parallel: int = 8, use_tar: bool = True) -> Ss
     return SshTreeSource(location, credentials, parallel, use_tar)
 
 
-def run_backup(repository: Repository, source: SshTreeSource, tree: Path) -> tuple[object, list[str]]:
+def run_backup(repository: Repository, source: SshTreeSource, tree: Path) -> tuple[BackupResult, list[str]]:
     """Back ``tree`` up through ``source`` (closed afterwards); return the result and the warnings."""
     warnings: list[str] = []
     try:
@@ -112,7 +123,7 @@ def test_a_first_backup_reads_small_files_through_tar_and_restores_them_byte_for
 ) -> None:
     tree = make_tree(tmp_path / "client")
     result, warnings = run_backup(repository, source_for(sshd_server), tree)
-    summary = result.snapshot.summary  # type: ignore[attr-defined]
+    summary = result.snapshot.summary
     assert warnings == []
     small = SMALL_FILES + len(ODD_NAMES) + 1  # the secret too; the empty file is not read
     assert summary["files_read"] == small + 2 and summary["files_streamed"] == small
@@ -126,7 +137,7 @@ def test_an_unchanged_rerun_after_tar_streams_moves_no_content(
     tree = make_tree(tmp_path / "client")
     run_backup(repository, source_for(sshd_server), tree)
     result, _warnings = run_backup(repository, source_for(sshd_server), tree)
-    summary = result.snapshot.summary  # type: ignore[attr-defined]
+    summary = result.snapshot.summary
     assert summary["content_bytes"] == 0 and summary["files_read"] == 0 and summary["files_new"] == 0
 
 
@@ -167,8 +178,8 @@ def test_files_deleted_grown_or_shrunk_after_the_listing_are_read_as_they_are_th
         rewrite_keeping_mtime(shrunk, b"s")
 
     result, warnings = run_backup(repository, ChangingSource(sshd_server, change), tree)
-    assert result.unreadable == [(str(gone), "file vanished before it could be read")]  # type: ignore[attr-defined]
-    assert result.snapshot.summary["files_streamed"] == SMALL_FILES + len(ODD_NAMES)  # type: ignore[attr-defined]
+    assert result.unreadable == [(str(gone), "file vanished before it could be read")]
+    assert result.snapshot.summary["files_streamed"] == SMALL_FILES + len(ODD_NAMES)
     changed = "file changed while it was read; the stored copy may be inconsistent"
     assert sorted(warnings) == sorted(
         [f"{gone}: file vanished before it could be read", f"{grown}: {changed}", f"{shrunk}: {changed}"]
@@ -208,7 +219,7 @@ def test_a_client_without_tar_has_every_file_read_over_sftp(
 ) -> None:
     tree = make_tree(tmp_path / "client")
     result, warnings = run_backup(repository, source_for(server_without_tar), tree)
-    summary = result.snapshot.summary  # type: ignore[attr-defined]
+    summary = result.snapshot.summary
     assert warnings == [] and summary["files_streamed"] == 0
     assert summary["files_read"] == SMALL_FILES + len(ODD_NAMES) + 3
     assert summary["content_bytes"] == sizes_under(tree)
@@ -220,7 +231,7 @@ def test_the_no_tar_option_reads_every_file_over_sftp(
 ) -> None:
     tree = make_tree(tmp_path / "client")
     result, _warnings = run_backup(repository, source_for(sshd_server, use_tar=False), tree)
-    summary = result.snapshot.summary  # type: ignore[attr-defined]
+    summary = result.snapshot.summary
     assert summary["files_streamed"] == 0 and summary["files_read"] == SMALL_FILES + len(ODD_NAMES) + 3
 
 
@@ -244,7 +255,7 @@ def test_more_parallel_reads_than_max_sessions_go_on_with_the_sessions_granted_a
     source = source_for(server_of_two_sessions, parallel=8)
     with caplog.at_level(logging.WARNING, logger="resguardo.sources.ssh"):
         result, warnings = run_backup(repository, source, tree)
-    assert warnings == [] and not result.unreadable  # type: ignore[attr-defined]
+    assert warnings == [] and not result.unreadable
     # Asked: two tar streams and two SFTP readers (one per large file). Granted: two, or one when the
     # server had not yet freed the listing's session (closed just before).
     assert source.parallel in (1, 2)
@@ -282,3 +293,86 @@ def test_a_server_granting_no_session_at_all_says_so_before_listing(
     finally:
         server.stop()
     assert "MaxSessions" in raised.value.hint
+
+
+class ArchiveChannel:
+    """Stands in for a session channel whose tar printed ``archive`` (unit tests of the parser)."""
+
+    def __init__(self, archive: bytes) -> None:
+        self.archive = io.BytesIO(archive)
+        self.closed = False
+
+    def exec_command(self, command: str) -> None:
+        assert "--null" in command and "-T -" in command
+
+    def sendall(self, data: bytes) -> None:
+        pass
+
+    def shutdown_write(self) -> None:
+        pass
+
+    def recv(self, size: int) -> bytes:
+        return self.archive.read(min(size, 700))  # small pieces: headers and files straddle them
+
+    def recv_stderr(self, size: int) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def gnu_archive(members: Sequence[tuple[str, bytes | None, bytes]]) -> bytes:
+    """Return a GNU tar archive of (name, content or None for a folder, hard link target) members."""
+    output = io.BytesIO()
+    with tarfile.open(fileobj=output, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8") as archive:
+        for name, content, link in members:
+            info = tarfile.TarInfo(name)
+            if link:
+                info.type, info.linkname = tarfile.LNKTYPE, link.decode()
+                archive.addfile(info)
+            elif content is None:
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+            else:
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+    return output.getvalue()
+
+
+def stored(entry: RemoteEntry, reader: BinaryIO) -> StoredContent:
+    return StoredContent([reader.read(WHOLE_READ_BYTES + 1)], entry.size)
+
+
+LONG = "/srv/" + "l" * 150
+
+
+def test_the_archive_parser_takes_regular_files_and_leaves_the_rest_for_sftp() -> None:
+    archive = gnu_archive(
+        [
+            ("/srv/a", b"a" * 10, b""),
+            ("/srv/dir", None, b""),
+            (LONG, b"long", b""),
+            ("/srv/h", b"", b"/srv/a"),
+        ]
+    )
+    entries = [RemoteEntry(path, FILE, size=4) for path in (b"/srv/a", b"/srv/gone", b"/srv/dir")]
+    entries += [RemoteEntry(LONG.encode(), FILE, size=4), RemoteEntry(b"/srv/h", FILE, size=10)]
+    counted: list[int] = []
+    outcome = TarStream(ArchiveChannel(archive), entries, counted.append).run(stored)
+    assert [(entry.path, result.content) for entry, result in outcome.read] == [  # type: ignore[union-attr]
+        (b"/srv/a", [b"a" * 10]),
+        (LONG.encode(), [b"long"]),
+    ]
+    assert sorted(entry.path for entry in outcome.left_over) == [b"/srv/dir", b"/srv/gone", b"/srv/h"]
+    assert sum(counted) == 14
+
+
+def test_an_archive_cut_short_leaves_the_file_it_was_in_and_the_rest_for_sftp() -> None:
+    archive = gnu_archive([("/srv/a", b"a" * 10, b""), ("/srv/b", b"b" * 3000, b"")])
+    entries = [RemoteEntry(b"/srv/a", FILE, size=10), RemoteEntry(b"/srv/b", FILE, size=3000)]
+    entries.append(RemoteEntry(b"/srv/c", FILE, size=1))
+    channel = ArchiveChannel(archive[: 512 * 3 + 1000])
+    outcome = TarStream(channel, entries, lambda amount: None).run(stored)
+    assert [entry.path for entry, _result in outcome.read] == [b"/srv/a"]
+    assert sorted(entry.path for entry in outcome.left_over) == [b"/srv/b", b"/srv/c"]
+    assert channel.closed

@@ -110,6 +110,17 @@ class _ChannelBytes:
         self.position += amount
         return bytes(self.buffer[start : self.position])
 
+    def skip(self, amount: int) -> None:
+        """Pass over the next ``amount`` bytes, a piece at a time.
+
+        Raises:
+            StreamCut: the stream ended first.
+        """
+        while amount > 0:
+            piece = min(amount, RECEIVE_BYTES)
+            self.take(piece)
+            amount -= piece
+
 
 class MemberReader:
     """One archived file's bytes, read by ``store`` (counted as content as they are read)."""
@@ -163,6 +174,7 @@ class TarStream:
         self.count = count
         self.skipped: list[RemoteEntry] = []
         self.errors = b""
+        self.names = b"".join(entry.path + b"\0" for entry in batch)
 
     def run(self, store: StoreContent) -> BatchOutcome:
         """Run tar, pass each file it brings to ``store``; return the outcomes and the files left over.
@@ -195,10 +207,9 @@ class TarStream:
 
     def _feed(self) -> None:
         """Write the names to tar's standard input, then gather what it says on standard error."""
-        names = b"".join(entry.path + b"\0" for entry in self.pending)
         try:
-            for start in range(0, len(names), NAMES_BYTES):
-                self.channel.sendall(names[start : start + NAMES_BYTES])
+            for start in range(0, len(self.names), NAMES_BYTES):
+                self.channel.sendall(self.names[start : start + NAMES_BYTES])
             self.channel.shutdown_write()
             while data := self.channel.recv_stderr(RECEIVE_BYTES):
                 self.errors += data
@@ -226,7 +237,7 @@ class TarStream:
             long_name = None
             entry = self._take_pending(name)
             if entry is None or kind not in _REGULAR:
-                stream.take(data_blocks)
+                stream.skip(data_blocks)
                 if entry is not None:
                     outcome.left_over.append(entry)  # no longer a regular file: SFTP says what it is
                 continue
@@ -236,7 +247,7 @@ class TarStream:
             except OSError:
                 outcome.left_over.append(entry)
                 raise StreamCut() from None
-            stream.take(reader.remaining + data_blocks - size)  # what store left, and the padding
+            stream.skip(reader.remaining + data_blocks - size)  # what store left, and the padding
             outcome.read.append((entry, result))
 
     def _take_pending(self, name: bytes) -> RemoteEntry | None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from resguardo.cli.output import Output, format_size
+
+SOURCE_LOGGER = "resguardo.sources.ssh"
+"""The logger of :mod:`resguardo.sources.sshreading` (not imported here: the CLI loads it lazily)."""
 
 if TYPE_CHECKING:
     from resguardo.cli.session import Settings
@@ -98,6 +102,8 @@ def backup_over_ssh(
         location, Credentials(choice.key_file, choice.known_hosts), choice.parallel, choice.use_tar
     )
     output = settings.output
+    shown = _SourceWarnings(output)
+    logging.getLogger(SOURCE_LOGGER).addHandler(shown)
     try:
         source.connect()
         with (
@@ -107,7 +113,19 @@ def backup_over_ssh(
         ):
             return backup_remote_tree(repository, source, paths, remote_options, reporter)
     finally:
+        logging.getLogger(SOURCE_LOGGER).removeHandler(shown)
         source.close()
+
+
+class _SourceWarnings(logging.Handler):
+    """Shows the SSH source's logged warnings (sessions refused by the server) as the command's own."""
+
+    def __init__(self, output: Output) -> None:
+        super().__init__(logging.WARNING)
+        self.output = output
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.output.warning(record.getMessage(), operation="backup")
 
 
 def print_network_line(output: Output, result: BackupResult) -> None:

@@ -34,7 +34,7 @@ from resguardo.engine.tree import (
     SYMLINK,
 )
 from resguardo.engine.walk import node_type
-from resguardo.sources.sshtar import TAR_PROBE
+from resguardo.sources.sshtar import TAR_PROBE, close_settled
 
 FIND_FORMAT = r"%y\0%m\0%U\0%G\0%u\0%g\0%s\0%T@\0%C@\0%i\0%D\0%n\0%l\0%p\0"
 FIELDS = 14
@@ -226,7 +226,7 @@ def run_listing(
             )
         return parser.finish(errors, given), received
     finally:
-        channel.close()
+        close_settled(channel)
 
 
 def entry_from_attributes(path: bytes, attributes: paramiko.SFTPAttributes, target: bytes) -> RemoteEntry:

@@ -80,6 +80,19 @@ def _octal(field_bytes: bytes) -> int:
     return int(text, 8) if text else 0
 
 
+def close_settled(channel: paramiko.Channel) -> None:
+    """Close a channel whose command has exited, then wait for one answer of the server.
+
+    An SSH server frees a closed session only after handling the messages that came with the close:
+    a session asked for in the same breath could be refused as one too many (``MaxSessions``). The
+    answer to a request sent after the close proves it is freed.
+    """
+    channel.close()
+    transport = channel.get_transport()
+    if transport is not None and transport.is_active():
+        transport.global_request("keepalive@openssh.com", wait=True)
+
+
 class StreamCut(Exception):
     """The archive ended before its end-of-archive blocks (tar stopped or the connection dropped)."""
 
@@ -196,7 +209,7 @@ class TarStream:
             if not complete:
                 self.channel.close()  # stops tar; what it did not bring goes over SFTP
             feeder.join()
-            self.channel.close()
+            close_settled(self.channel)
         outcome.left_over.extend(self.skipped)
         outcome.left_over.extend(self.pending)
         shrunk = shrunk_paths(self.errors, [entry.path for entry, _result in outcome.read])

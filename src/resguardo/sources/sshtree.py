@@ -43,6 +43,7 @@ from resguardo.sources.sshlisting import (
     walk_over_sftp,
 )
 from resguardo.sources.sshreading import FileReads
+from resguardo.sources.sshtar import close_settled
 
 DEFAULT_PARALLEL_READS = 8
 CONNECT_TIMEOUT = 15.0
@@ -187,7 +188,7 @@ class SshTreeSource:
                 self.transfer.listing += len(output)
             return output
         finally:
-            channel.close()
+            close_settled(channel)
 
     def list_tree(self, paths: Sequence[bytes], one_file_system: bool) -> RemoteListing:
         """Return the metadata of everything under ``paths`` (see :mod:`resguardo.sources.sshlisting`).

@@ -6,9 +6,12 @@ Creates a tree of N small files (default 100,000; 20 folders of 10 folders of N/
 2,000 bytes each) under /tmp/bench/ssh-tree, starts an OpenSSH server on 127.0.0.1 (a free port, its own
 host and client keys; the test fixture's code), then, in the same run:
 
-* ``resguardo backup --ssh`` into a fresh local repository: a first backup and an unchanged re-run;
-  wall time of each, and the bytes that crossed the network (counted at the socket, both ways), the
-  listing's bytes and the file contents' bytes, from the command's ``--json`` summary;
+* ``resguardo backup --ssh --ssh-no-tar`` into a fresh local repository: a first backup reading every
+  file over SFTP, one exchange per file (how every file was read before tar streams);
+* ``resguardo backup --ssh`` into another fresh local repository: a first backup (small files through
+  tar streams) and an unchanged re-run; wall time of each, and the bytes that crossed the network
+  (counted at the socket, both ways), the listing's bytes and the file contents' bytes, from the
+  command's ``--json`` summary;
 * ``resguardo backup`` of the same tree read locally, into another fresh repository: the floor (what
   the engine costs without a network), first and unchanged re-run.
 
@@ -104,20 +107,23 @@ def main() -> None:
     print(f"tree of {arguments.files} files ready in {time.monotonic() - started:.0f} s", file=sys.stderr)
     password_file = BENCH / "passphrase"
     password_file.write_text(PASSPHRASE + "\n")
-    for name in ("repo-ssh", "repo-local", "sshd"):
+    for name in ("repo-sftp", "repo-ssh", "repo-local", "sshd"):
         shutil.rmtree(BENCH / name, ignore_errors=True)
+    load_before = " ".join(f"{value:.1f}" for value in os.getloadavg())
     server = start_server(BENCH / "sshd")
     rows: list[tuple[str, float, dict[str, object]]] = []
     try:
         target = f"{server.user}@127.0.0.1:{server.port}"
         ssh = ["--ssh", target, "--ssh-key-file", str(server.client_key)]
         ssh += ["--ssh-known-hosts", str(server.known_hosts)]
-        for name in ("repo-ssh", "repo-local"):
+        for name in ("repo-sftp", "repo-ssh", "repo-local"):
             resguardo("--repo", str(BENCH / name), "--password-file", str(password_file), "init")
+        sftp_repo = ["--repo", str(BENCH / "repo-sftp"), "--password-file", str(password_file)]
         ssh_repo = ["--repo", str(BENCH / "repo-ssh"), "--password-file", str(password_file)]
         local_repo = ["--repo", str(BENCH / "repo-local"), "--password-file", str(password_file)]
         for label, command in (
-            ("over SSH, first", [*ssh_repo, "backup", *ssh, str(tree)]),
+            ("over SSH, first, SFTP only (before)", [*sftp_repo, "backup", *ssh, "--ssh-no-tar", str(tree)]),
+            ("over SSH, first (tar streams)", [*ssh_repo, "backup", *ssh, str(tree)]),
             ("over SSH, unchanged re-run", [*ssh_repo, "backup", *ssh, str(tree)]),
             ("local floor, first", [*local_repo, "backup", str(tree)]),
             ("local floor, unchanged re-run", [*local_repo, "backup", str(tree)]),
@@ -128,14 +134,17 @@ def main() -> None:
     finally:
         server.stop()
         if not arguments.keep:
-            for name in ("repo-ssh", "repo-local"):
+            for name in ("repo-sftp", "repo-ssh", "repo-local"):
                 shutil.rmtree(BENCH / name, ignore_errors=True)
-    print("| backup | wall time | files read | network received | network sent | listing | contents |")
+    print(f"load average before the run: {load_before}", file=sys.stderr)
+    print(
+        "| backup | wall time | files read (by tar) | network received | network sent | listing | contents |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for label, elapsed, summary in rows:
         if "network_bytes_received" in summary:
             network = [
-                str(summary.get("files_read")),
+                f"{summary.get('files_read')} ({summary.get('files_streamed', 0)})",
                 size(summary["network_bytes_received"]),
                 size(summary["network_bytes_sent"]),
                 size(summary["listing_bytes"]),

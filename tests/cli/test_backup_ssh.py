@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from resguardo.core.errors import EXIT_FAILURE, EXIT_PARTIAL, EXIT_USAGE
 from tests.cli.conftest import Repo, write
 from tests.cli.test_end_to_end import _unreadable_as_root
-from tests.fixtures.sshd import SshServer, free_port, generate_key, public_key
+from tests.fixtures.sshd import SshServer, free_port, generate_key, public_key, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -164,3 +165,28 @@ def test_ssh_options_that_make_no_sense_are_usage_errors(repo: Repo, client_tree
     assert with_stdin.exit_code == EXIT_USAGE
     relative = repo("backup", "--ssh", "web01", "etc")
     assert relative.exit_code == EXIT_USAGE and "not absolute" in relative.stderr
+
+
+@pytest.fixture(scope="module")
+def server_of_one_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """An sshd that opens one session per connection at most."""
+    server = start_server(tmp_path_factory.mktemp("sshd-one"), ["MaxSessions 1"])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_more_parallel_reads_than_the_servers_max_sessions_warn_naming_it_and_back_up_everything(
+    repo: Repo, server_of_one_session: SshServer, client_tree: Path, tmp_path: Path
+) -> None:
+    write(client_tree / "large.bin", os.urandom(2 * 1024 * 1024))
+    outcome = repo("backup", *ssh_options(server_of_one_session), "--ssh-parallel", "4", str(client_tree))
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "opened 1 of the 2 sessions asked" in outcome.stderr and "MaxSessions" in outcome.stderr
+    assert "--ssh-parallel 1" in outcome.stderr
+    restored = repo("restore", "latest", "--target", str(tmp_path / "restored"))
+    assert restored.exit_code == 0, restored.stderr
+    for name in ("large.bin", "site/logo.png", "conf/app.ini"):
+        copy = tmp_path / "restored" / str(client_tree).lstrip("/") / name
+        assert copy.read_bytes() == (client_tree / name).read_bytes()

@@ -164,6 +164,12 @@ def backup(
     ssh_parallel: Annotated[
         int, typer.Option("--ssh-parallel", metavar="N", help="With --ssh: files read at once (default 8).")
     ] = 8,
+    ssh_no_tar: Annotated[
+        bool,
+        typer.Option(
+            "--ssh-no-tar", help="With --ssh: read every file over SFTP, small ones too (no tar streams)."
+        ),
+    ] = False,
 ) -> None:
     """Back up files and folders (here, or on a client server over SSH), standard input, or databases.
 
@@ -197,7 +203,7 @@ def backup(
         mysql_users=not no_mysql_users,
     )
     check_choice(choice, paths=bool(sources), stdin=stdin)
-    over_ssh = SshChoice(ssh, ssh_key_file, ssh_known_hosts, ssh_parallel)
+    over_ssh = SshChoice(ssh, ssh_key_file, ssh_known_hosts, ssh_parallel, use_tar=not ssh_no_tar)
     check_ssh_choice(over_ssh, stdin=stdin, databases=bool(choice.sqlite), exclude_caches=exclude_caches)
     if choice.given:
         backup_databases(settings, choice, tag or [], host, over_ssh if over_ssh.given else None)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from resguardo.cli.output import Output, format_size
+
+SOURCE_LOGGER = "resguardo.sources.ssh"
+"""The logger of :mod:`resguardo.sources.sshreading` (not imported here: the CLI loads it lazily)."""
 
 if TYPE_CHECKING:
     from resguardo.cli.session import Settings
@@ -22,13 +26,15 @@ class SshChoice:
         target: ``[USER@]HOST[:PORT]`` of the client, or None for a local backup.
         key_file: the private key to log in with; None offers ssh-agent's keys and ``~/.ssh/id_*``.
         known_hosts: the known_hosts file naming the client's host key; None reads ``~/.ssh/known_hosts``.
-        parallel: files read at once.
+        parallel: session channels used at once to read files.
+        use_tar: read small files through tar streams where the client has GNU tar.
     """
 
     target: str | None = None
     key_file: str | None = None
     known_hosts: str | None = None
     parallel: int = 8
+    use_tar: bool = True
 
     @property
     def given(self) -> bool:
@@ -48,8 +54,8 @@ def check_ssh_choice(choice: SshChoice, *, stdin: bool, databases: bool, exclude
     from resguardo.core.errors import UsageError
 
     if not choice.given:
-        if choice.key_file is not None or choice.known_hosts is not None:
-            raise UsageError("--ssh-key-file and --ssh-known-hosts are only used with --ssh")
+        if choice.key_file is not None or choice.known_hosts is not None or not choice.use_tar:
+            raise UsageError("--ssh-key-file, --ssh-known-hosts and --ssh-no-tar are only used with --ssh")
         return
     if stdin or databases:
         raise UsageError(
@@ -99,8 +105,12 @@ def backup_over_ssh(
         parent=options.parent,
         use_parent=options.use_parent,
     )
-    source = SshTreeSource(location, Credentials(choice.key_file, choice.known_hosts), choice.parallel)
+    source = SshTreeSource(
+        location, Credentials(choice.key_file, choice.known_hosts), choice.parallel, choice.use_tar
+    )
     output = settings.output
+    shown = _SourceWarnings(output)
+    logging.getLogger(SOURCE_LOGGER).addHandler(shown)
     try:
         source.connect()
         with (
@@ -110,6 +120,7 @@ def backup_over_ssh(
         ):
             return backup_remote_tree(repository, source, paths, remote_options, reporter)
     finally:
+        logging.getLogger(SOURCE_LOGGER).removeHandler(shown)
         source.close()
 
 
@@ -126,6 +137,17 @@ def ssh_connection(choice: SshChoice) -> SshClientConnection:
     assert choice.target is not None
     location = parse_target(choice.target, getpass.getuser())
     return SshClientConnection(location, Credentials(choice.key_file, choice.known_hosts))
+
+
+class _SourceWarnings(logging.Handler):
+    """Shows the SSH source's logged warnings (sessions refused by the server) as the command's own."""
+
+    def __init__(self, output: Output) -> None:
+        super().__init__(logging.WARNING)
+        self.output = output
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.output.warning(record.getMessage(), operation="backup")
 
 
 def print_network_line(output: Output, result: BackupResult) -> None:

@@ -34,13 +34,15 @@ from resguardo.engine.tree import (
     SYMLINK,
 )
 from resguardo.engine.walk import node_type
+from resguardo.sources.sshtar import TAR_PROBE, close_settled
 
 FIND_FORMAT = r"%y\0%m\0%U\0%G\0%u\0%g\0%s\0%T@\0%C@\0%i\0%D\0%n\0%l\0%p\0"
 FIELDS = 14
 PROBE_COMMAND = "sh -c " + shlex.quote(
-    "LC_ALL=C find / -maxdepth 0 -printf x 2>/dev/null; command -v gzip >/dev/null 2>&1 && printf g"
+    "LC_ALL=C find / -maxdepth 0 -printf x 2>/dev/null; command -v gzip >/dev/null 2>&1 && printf g; "
+    + TAR_PROBE
 )
-"""Prints ``x`` when find knows ``-printf``, then ``g`` when gzip is there."""
+"""Prints ``x`` when find knows ``-printf``, then ``g`` when gzip is there, ``t`` when GNU tar is."""
 READ_BYTES = 256 * 1024
 _TYPES = {
     b"f": FILE,
@@ -224,7 +226,7 @@ def run_listing(
             )
         return parser.finish(errors, given), received
     finally:
-        channel.close()
+        close_settled(channel)
 
 
 def entry_from_attributes(path: bytes, attributes: paramiko.SFTPAttributes, target: bytes) -> RemoteEntry:

@@ -4,17 +4,18 @@
 of SFTP repositories, :mod:`resguardo.backends._sftp_connect`), lists the whole tree in one stream
 (:mod:`resguardo.sources.sshlisting`), and reads the files the engine asks for over SFTP: several at
 once, each on an SFTP session of its own inside the same connection, with many read requests in flight
-per large file and a bounded amount of data held at any time. Nothing is installed on the client; it
-needs an SSH server with SFTP, and a POSIX shell with ``find`` (GNU ``find`` for the fast listing).
+per large file and a bounded amount of data held at any time, and the small ones through ``tar`` streams
+where the client has GNU tar (:mod:`resguardo.sources.sshreading`). Nothing is installed on the client;
+it needs an SSH server with SFTP, and a POSIX shell with ``find`` (GNU ``find`` for the fast listing).
 
 Every byte that crosses the network is counted, below the encryption (:class:`CountingSocket`), and
-the listing's and the contents' bytes separately: :meth:`SshTreeSource.transfer_counts`.
+the listing's and the contents' bytes separately (a tar stream's headers are not contents):
+:meth:`SshTreeSource.transfer_counts`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
 import socket
 import threading
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paramiko
-from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_OPEN
 
 from resguardo.backends._sftp_connect import (
     KEY_ENV,
@@ -33,7 +33,6 @@ from resguardo.backends._sftp_connect import (
     SftpLocation,
     open_transport_on,
 )
-from resguardo.backends._sftp_read import read_range
 from resguardo.core.errors import ConfigurationError, SourceError
 from resguardo.engine.remotetree import RemoteEntry, RemoteListing, StoreContent, StoredContent
 from resguardo.sources.sshlisting import (
@@ -43,12 +42,11 @@ from resguardo.sources.sshlisting import (
     run_listing,
     walk_over_sftp,
 )
+from resguardo.sources.sshreading import FileReads
+from resguardo.sources.sshtar import close_settled
 
 DEFAULT_PARALLEL_READS = 8
 CONNECT_TIMEOUT = 15.0
-SFTP_FLAG_READ = 0x01
-SMALL_FILE_BYTES = 1024 * 1024
-"""Files listed up to this size are read in one request and taken to end where the listing says."""
 
 
 class CountingSocket:
@@ -100,6 +98,7 @@ class _Transfer:
     listing: int = 0
     content: int = 0
     files_read: int = 0
+    files_streamed: int = 0
 
 
 class SshTreeSource:
@@ -108,15 +107,22 @@ class SshTreeSource:
     Args:
         location: the user, host and port to reach (see :func:`parse_target`).
         credentials: the key to log in with and the host keys to trust.
-        parallel: files read at once (each on an SFTP session of its own).
+        parallel: session channels used at once to read files (tar streams and SFTP sessions).
+        use_tar: read small files through ``tar`` streams when the client has GNU tar (False: SFTP only).
     """
 
     def __init__(
-        self, location: SftpLocation, credentials: Credentials, parallel: int = DEFAULT_PARALLEL_READS
+        self,
+        location: SftpLocation,
+        credentials: Credentials,
+        parallel: int = DEFAULT_PARALLEL_READS,
+        use_tar: bool = True,
     ) -> None:
         self.location = location
         self.credentials = credentials
         self.parallel = max(1, parallel)
+        self.use_tar = use_tar
+        self.has_tar = False
         self.transport: paramiko.Transport | None = None
         self.counting: CountingSocket | None = None
         self.transfer = _Transfer()
@@ -182,7 +188,7 @@ class SshTreeSource:
                 self.transfer.listing += len(output)
             return output
         finally:
-            channel.close()
+            close_settled(channel)
 
     def list_tree(self, paths: Sequence[bytes], one_file_system: bool) -> RemoteListing:
         """Return the metadata of everything under ``paths`` (see :mod:`resguardo.sources.sshlisting`).
@@ -192,21 +198,28 @@ class SshTreeSource:
         """
         try:
             probe = self.run(PROBE_COMMAND)
+            self.has_tar = b"t" in probe
             if not probe.startswith(b"x"):
                 sftp = paramiko.SFTPClient.from_transport(self._transport())
                 assert sftp is not None
                 with contextlib.closing(sftp):
                     return walk_over_sftp(sftp, paths)
-            compressed = probe.startswith(b"xg")
+            compressed = b"g" in probe
             command = listing_command(ancestors_of(paths), paths, one_file_system, compressed)
             listing, received = run_listing(self._transport(), command, compressed, paths)
+        except paramiko.ChannelException as error:
+            raise SourceError(
+                f"the SSH server of {self.address} refused to open a session ({error.text or 'open failed'})",
+                "the server allows no session to this user: check MaxSessions, ForceCommand and Match "
+                "blocks of its sshd_config",
+            ) from None
         except (EOFError, paramiko.SSHException) as error:
-            raise self._lost(error) from None
+            raise self.lost(error) from None
         with self.lock:
             self.transfer.listing += received
         return listing
 
-    def _lost(self, error: BaseException) -> SourceError:
+    def lost(self, error: BaseException) -> SourceError:
         return SourceError(
             f"the SSH connection to {self.address} was lost: {error or type(error).__name__}",
             "check the network and the client, then run the backup again",
@@ -215,96 +228,27 @@ class SshTreeSource:
     def read_files(
         self, entries: Sequence[RemoteEntry], store: StoreContent
     ) -> Iterator[tuple[RemoteEntry, StoredContent | str]]:
-        """Read the files, ``parallel`` at once, each through ``store``; yield each with its outcome.
+        """Read the files, each through ``store``; yield each with its outcome as they finish.
 
+        The small ones go through tar streams when the client has GNU tar (see
+        :mod:`resguardo.sources.sshreading`), the others over SFTP, ``parallel`` sessions at once.
         An outcome is what ``store`` returned, or a message when the file could not be read.
 
         Raises:
-            SourceError: the connection was lost.
+            SourceError: the connection was lost, or the server granted no session.
             StorageError: ``store`` could not write the repository.
         """
-        work: queue.SimpleQueue[RemoteEntry] = queue.SimpleQueue()
-        for entry in entries:
-            work.put(entry)
-        results: queue.SimpleQueue[tuple[RemoteEntry, StoredContent | str] | BaseException | None] = (
-            queue.SimpleQueue()
-        )
-        stop = threading.Event()
-        threads = [
-            threading.Thread(
-                target=self._reader, args=(work, results, store, stop), name="ssh-read", daemon=True
-            )
-            for _ in range(min(self.parallel, len(entries)))
-        ]
-        for thread in threads:
-            thread.start()
-        running, failure = len(threads), None
-        try:
-            while running:
-                item = results.get()
-                if item is None:
-                    running -= 1
-                elif isinstance(item, BaseException):
-                    failure = failure or item
-                    stop.set()
-                elif failure is None:
-                    yield item
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
-        if failure is not None:
-            if isinstance(failure, EOFError | paramiko.SSHException | ConnectionError):
-                raise self._lost(failure)
-            raise failure
+        return iter(FileReads(self, entries, store, self.use_tar and self.has_tar))
 
-    def _reader(
-        self,
-        work: queue.SimpleQueue[RemoteEntry],
-        results: queue.SimpleQueue[tuple[RemoteEntry, StoredContent | str] | BaseException | None],
-        store: StoreContent,
-        stop: threading.Event,
-    ) -> None:
-        """Read files from ``work`` on an SFTP session of its own until none is left (a reader thread)."""
-        try:
-            sftp = paramiko.SFTPClient.from_transport(self._transport())
-            assert sftp is not None
-            with contextlib.closing(sftp):
-                while not stop.is_set():
-                    try:
-                        entry = work.get_nowait()
-                    except queue.Empty:
-                        break
-                    results.put((entry, self._read_one(sftp, entry, store)))
-        except BaseException as error:  # handed to the consuming thread, which raises it
-            results.put(error)
-        finally:
-            results.put(None)
+    def transport_now(self) -> paramiko.Transport:
+        """Return the SSH transport, connecting first when needed (see :meth:`connect`)."""
+        return self._transport()
 
-    def _read_one(
-        self, sftp: paramiko.SFTPClient, entry: RemoteEntry, store: StoreContent
-    ) -> StoredContent | str:
-        """Open one file, pass its bytes to ``store``, close it; a message when it cannot be read."""
-        try:
-            kind, message = sftp._request(CMD_OPEN, entry.path, SFTP_FLAG_READ, paramiko.SFTPAttributes())
-            if kind != CMD_HANDLE:
-                return "the server did not open the file"
-            handle = message.get_binary()
-        except FileNotFoundError:
-            return "file vanished before it could be read"
-        except PermissionError:
-            return "permission denied"
-        except OSError as error:
-            return (error.strerror or str(error)).lower()
-        reader = _RemoteFile(self, sftp, handle, entry.size)
-        try:
-            return store(entry, reader)  # type: ignore[arg-type]
-        except OSError as error:
-            return (error.strerror or str(error)).lower()
-        finally:
-            sftp._async_request(type(None), CMD_CLOSE, handle)  # the answer is not waited for
-            with self.lock:
-                self.transfer.files_read += 1
+    def count_files(self, amount: int, streamed: int = 0) -> None:
+        """Count files read (``streamed`` of them through tar)."""
+        with self.lock:
+            self.transfer.files_read += amount
+            self.transfer.files_streamed += streamed
 
     def count_content(self, amount: int) -> None:
         with self.lock:
@@ -320,6 +264,7 @@ class SshTreeSource:
                 "listing_bytes": self.transfer.listing,
                 "content_bytes": self.transfer.content,
                 "files_read": self.transfer.files_read,
+                "files_streamed": self.transfer.files_streamed,
             }
 
     def close(self) -> None:
@@ -327,38 +272,3 @@ class SshTreeSource:
         if self.transport is not None:
             self.transport.close()
             self.transport = None
-
-
-class _RemoteFile:
-    """The bytes of one open remote file, read with many requests in flight (for the chunker)."""
-
-    def __init__(
-        self, source: SshTreeSource, sftp: paramiko.SFTPClient, handle: bytes, listed_size: int
-    ) -> None:
-        self.source = source
-        self.sftp = sftp
-        self.handle = handle
-        self.offset = 0
-        # A small file is read in one request of its listed size: asking past its end would cost a round trip.
-        self.end = listed_size if listed_size <= SMALL_FILE_BYTES else None
-        self.finished = False
-
-    def read(self, size: int = -1) -> bytes:
-        """Return up to ``size`` bytes (empty at the end).
-
-        Raises:
-            OSError: the server refused the read.
-        """
-        if self.finished:
-            return b""
-        wanted = size if size > 0 else SMALL_FILE_BYTES
-        if self.end is not None:
-            wanted = min(wanted, self.end - self.offset)
-            if wanted <= 0:
-                return b""
-        data = read_range(self.sftp, self.handle, self.offset, wanted)
-        if len(data) < wanted:
-            self.finished = True
-        self.offset += len(data)
-        self.source.count_content(len(data))
-        return data

@@ -12,7 +12,8 @@ from resguardo.engine.events import Event, ItemWarning
 from resguardo.engine.repository import Repository, pack_name
 from tests.engine.test_checker import (
     OPTIONS,
-    PASSPHRASE,     RecordingStorage,
+    PASSPHRASE,
+    RecordingStorage,
     create_repository,
     make_source,
 )
@@ -29,7 +30,9 @@ def test_a_backup_records_the_packs_it_wrote_and_they_verify_clean(tmp_path: Pat
     problems = verify_written(repository, written, result.snapshot.id, events.append)
 
     assert written and problems == []
-    assert sorted(storage.whole_loads) == sorted([*map(pack_name, written), f"snapshots/{result.snapshot.id}"])
+    assert sorted(storage.whole_loads) == sorted(
+        [*map(pack_name, written), f"snapshots/{result.snapshot.id}"]
+    )
     assert not any(isinstance(event, ItemWarning) for event in events)
 
 

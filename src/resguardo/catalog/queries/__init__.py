@@ -67,6 +67,7 @@ from resguardo.catalog.queries.runs import (
     finish_run,
     get_run,
     heartbeat,
+    last_run_figures,
     list_runs,
 )
 from resguardo.catalog.queries.scheduling import (
@@ -115,6 +116,7 @@ __all__ = [
     "get_user",
     "heartbeat",
     "last_client_test",
+    "last_run_figures",
     "list_audit",
     "list_categories",
     "list_clients",

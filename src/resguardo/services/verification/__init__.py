@@ -7,19 +7,12 @@ what a run records for the next one, :mod:`.compare` the comparison and its word
 
 from resguardo.services.verification.compare import Reason, compare
 from resguardo.services.verification.figures import run_figures
-from resguardo.services.verification.thresholds import (
-    CATEGORY_THRESHOLDS,
-    THRESHOLD_FIELDS,
-    Thresholds,
-    threshold_problem,
-    thresholds_of,
-)
+from resguardo.services.verification.thresholds import CATEGORY_THRESHOLDS, Thresholds, thresholds_of
 from resguardo.services.verification.verdict import NOT_VERIFIED, Verdict, integrity_reasons, judge
 
 __all__ = [
     "CATEGORY_THRESHOLDS",
     "NOT_VERIFIED",
-    "THRESHOLD_FIELDS",
     "Reason",
     "Thresholds",
     "Verdict",
@@ -27,6 +20,5 @@ __all__ = [
     "integrity_reasons",
     "judge",
     "run_figures",
-    "threshold_problem",
     "thresholds_of",
 ]

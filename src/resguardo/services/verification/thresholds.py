@@ -25,11 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
-MIN_PERCENT, MAX_PERCENT = 1, 1000
-"""A change threshold is between 1 % and 1000 %."""
-MIN_DAYS, MAX_DAYS = 0, 365
-"""Days a dump may stay identical: 0 turns that warning off, at most a year."""
-THRESHOLD_FIELDS = ("size_change_percent", "file_count_change_percent", "unchanged_dump_days")
+from resguardo.catalog.thresholds import THRESHOLD_FIELDS
 
 
 @dataclass(frozen=True)
@@ -61,9 +57,16 @@ CATEGORY_THRESHOLDS: MappingProxyType[str, Thresholds] = MappingProxyType(
 
 
 class _WithThresholds(Protocol):
-    size_change_percent: int | None
-    file_count_change_percent: int | None
-    unchanged_dump_days: int | None
+    """A catalog job or category: its thresholds, read only."""
+
+    @property
+    def size_change_percent(self) -> int | None: ...
+
+    @property
+    def file_count_change_percent(self) -> int | None: ...
+
+    @property
+    def unchanged_dump_days(self) -> int | None: ...
 
 
 def thresholds_of(job: _WithThresholds, category: _WithThresholds) -> Thresholds:
@@ -83,27 +86,4 @@ def thresholds_of(job: _WithThresholds, category: _WithThresholds) -> Thresholds
     return Thresholds(**values)
 
 
-def threshold_problem(name: str, value: int) -> str | None:
-    """Return what is wrong with a threshold value (None: it is valid).
-
-    Args:
-        name: one of :data:`THRESHOLD_FIELDS`.
-        value: the proposed value.
-    """
-    low, high = (MIN_DAYS, MAX_DAYS) if name == "unchanged_dump_days" else (MIN_PERCENT, MAX_PERCENT)
-    if low <= value <= high:
-        return None
-    return f"{name} must be between {low} and {high}, not {value}"
-
-
-__all__ = [
-    "CATEGORY_THRESHOLDS",
-    "MAX_DAYS",
-    "MAX_PERCENT",
-    "MIN_DAYS",
-    "MIN_PERCENT",
-    "THRESHOLD_FIELDS",
-    "Thresholds",
-    "threshold_problem",
-    "thresholds_of",
-]
+__all__ = ["CATEGORY_THRESHOLDS", "Thresholds", "thresholds_of"]

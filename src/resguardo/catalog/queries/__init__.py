@@ -69,6 +69,7 @@ from resguardo.catalog.queries.runs import (
     heartbeat,
     last_run_figures,
     list_runs,
+    verification_events,
 )
 from resguardo.catalog.queries.scheduling import (
     SchedulingRow,
@@ -150,4 +151,5 @@ __all__ = [
     "update_repository",
     "update_user",
     "user_for_token",
+    "verification_events",
 ]

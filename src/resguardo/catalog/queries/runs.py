@@ -104,6 +104,24 @@ def list_runs(
     return paginate(session, statement, offset, limit)
 
 
+def verification_events(session: Session, since: datetime, *, limit: int = DEFAULT_PAGE_SIZE) -> list[Run]:
+    """Return the runs finished after ``since`` whose verification warned or failed, oldest first.
+
+    What a notifier polls to tell people about verification warnings and failures (R12).
+    """
+    statement = (
+        select(Run)
+        .options(defer(Run.log))
+        .where(
+            Run.finished_at > since,
+            Run.verification.in_([Verification.WARNINGS, Verification.FAILED]),
+        )
+        .order_by(Run.finished_at, Run.id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
 def last_run_figures(session: Session, job_id: int, before_run_id: int) -> dict[str, Any] | None:
     """Return the verification figures of the job's last successful run before ``before_run_id``.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from resguardo.backends import MemoryStorage
 from resguardo.backends.faulty import FaultyStorage
 from resguardo.engine.archiver import backup
@@ -46,7 +48,8 @@ def test_a_second_backup_of_the_same_data_verifies_only_its_own_new_packs(tmp_pa
     assert len(second.written_packs) <= 1  # at most the new snapshot's tree pack
 
 
-def test_damage_in_a_new_pack_is_named_in_the_problems(tmp_path: Path) -> None:
+@pytest.mark.parametrize("decode", [False, True])
+def test_damage_in_a_new_pack_is_named_in_the_problems(tmp_path: Path, decode: bool) -> None:
     damaged: set[str] = set()
     storage = FaultyStorage(MemoryStorage(), corrupt_loads=lambda name: name in damaged)
     repository = create_repository(storage)
@@ -54,7 +57,7 @@ def test_damage_in_a_new_pack_is_named_in_the_problems(tmp_path: Path) -> None:
     victim = pack_name(repository.written_packs[0])
     damaged.add(victim)
 
-    problems = verify_written(repository, repository.written_packs, result.snapshot.id)
+    problems = verify_written(repository, repository.written_packs, result.snapshot.id, decode=decode)
 
     assert problems
     assert any(problem.kind == "pack" and problem.name == victim for problem in problems)

@@ -1,9 +1,13 @@
 """Verifying what one backup wrote, right after it saved its snapshot, without checking the whole repository.
 
 This module owns :func:`verify_written`: the packs a backup uploaded (:attr:`Repository.written_packs`)
-are read back whole and verified as the data check verifies any pack (name, header, every blob), and
-the snapshot document is read back, decrypted and its root tree looked up in the index. Nothing is
-listed: the cost is reading back the new data once.
+are read back whole and authenticated: the pack's name must be the BLAKE3 of the bytes read (so they are
+exactly the bytes written), its header must decrypt, and every blob's AES-GCM tag must check. With
+``decode``, every blob is also decompressed and hashed to its ID, as the data check does; that triples
+the cost (zstd and the keyed hash of every plaintext byte) and guards against the program's own faults
+more than the storage's, so the run's verification leaves it to ``check --read-data``. The snapshot
+document is read back, decrypted and its root tree looked up in the index. Nothing is listed: the cost
+is reading back the new data once.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ def verify_written(
     reporter: Reporter = ignore_events,
     *,
     workers: int = 2,
+    decode: bool = False,
 ) -> list[CheckProblem]:
     """Read back and authenticate the packs a backup wrote and, when given, its snapshot document.
 
@@ -37,6 +42,7 @@ def verify_written(
         snapshot_id: the snapshot the backup saved (None: no snapshot to read back).
         reporter: receives Progress("verify", packs done, bytes read, packs) and one ItemWarning per problem.
         workers: threads reading and verifying packs (at least 1).
+        decode: also decompress every blob and check its ID (the data check's depth).
 
     Returns:
         the problems found (kind ``pack``, ``blob``, ``tree`` or ``snapshot``), each naming the object;
@@ -46,7 +52,8 @@ def verify_written(
     bytes_read = 0
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="verify") as executor:
         outcomes = executor.map(
-            lambda pack_id: read_pack(repository.storage, repository.keys, pack_id, None), pack_ids
+            lambda pack_id: read_pack(repository.storage, repository.keys, pack_id, None, decode=decode),
+            pack_ids,
         )
         for done, outcome in enumerate(outcomes, start=1):
             bytes_read += outcome.bytes_read

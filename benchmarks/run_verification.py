@@ -8,8 +8,8 @@ no worker processes), in alternating order: once alone, once followed by the rea
 from the start of the backup to the end of the verification (wall clock); the verification is also timed
 alone, and once more with ``decode`` (every blob decompressed and hashed to its ID, the data check's depth;
 not counted in the total). Then an unchanged second backup into the verified repository is timed with
-its (small) verification. The dataset is read once before, so every backup reads from a warm page cache. Prints one
-line per backup and the medians; the repositories are removed at the end.
+its (small) verification. The dataset is read once before, so every backup reads from a warm page
+cache. Prints one line per backup and the medians; the repositories are removed at the end.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from resguardo.backends import MemoryStorage
-from resguardo.backends.faulty import FaultyStorage
+from resguardo.backends.faulty import FaultyStorage, InjectedCrash
 from resguardo.engine.archiver import backup
 from resguardo.engine.checker import verify_written
 from resguardo.engine.events import Event, ItemWarning
@@ -73,3 +73,19 @@ def test_a_damaged_snapshot_document_is_reported(tmp_path: Path) -> None:
     problems = verify_written(repository, repository.written_packs, result.snapshot.id)
 
     assert [problem.kind for problem in problems] == ["snapshot"]
+
+
+def test_packs_an_interrupted_backup_left_are_verified_by_the_backup_that_adopts_them(tmp_path: Path) -> None:
+    source = str(make_source(tmp_path / "src"))
+    memory = MemoryStorage()
+    create_repository(memory)
+    crashing = FaultyStorage(memory, crash_after_saves=3)
+    with pytest.raises(InjectedCrash):
+        backup(Repository.open(crashing, PASSPHRASE), [source], OPTIONS)
+    left = {stored.name for stored in memory.list("data/")}
+
+    second = Repository.open(memory, PASSPHRASE)
+    result = backup(second, [source], OPTIONS)
+
+    assert left and left <= set(map(pack_name, second.written_packs))
+    assert verify_written(second, second.written_packs, result.snapshot.id) == []

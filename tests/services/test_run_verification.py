@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from resguardo.catalog import RunState, Verification, queries
-from resguardo.catalog.models import FailureEntry, Run
+from resguardo.catalog.models import Category, FailureEntry, Job, Run
 from resguardo.engine.checker import CheckProblem, verify_written
 from resguardo.engine.events import Reporter
 from resguardo.engine.repository import Repository as EngineRepository
 from resguardo.engine.repository import pack_name
 from resguardo.jobs.scheduling_loop import schedule_pass
 from resguardo.services import request_run_now
+from resguardo.services.verification import CATEGORY_THRESHOLDS, thresholds_of
 from resguardo.services.verification import run as verification_run
 from tests.fixtures.service import Service
 
@@ -123,3 +124,11 @@ def test_a_database_dump_identical_for_three_days_says_nothing_is_written_to_it(
     expected = f"nothing seems to be written to `ledger.sqlite3`: its dump has not changed since {first_day}"
     assert verdicts[:3] == [(Verification.VERIFIED, [])] * 3
     assert verdicts[3] == (Verification.WARNINGS, [expected])
+
+
+def test_the_seeded_categories_carry_the_documented_thresholds(service: Service) -> None:
+    with service.sessions() as session:
+        categories = {category.name: category for category in session.scalars(select(Category))}
+        seeded = {name: thresholds_of(Job(), category) for name, category in categories.items()}
+
+    assert seeded == dict(CATEGORY_THRESHOLDS)

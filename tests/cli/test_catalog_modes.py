@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from resguardo.catalog import queries
-from resguardo.catalog.enums import RunState
+from resguardo.catalog.enums import RunState, Verification
 from resguardo.clock import SYSTEM_CLOCK
 from resguardo.jobs.scheduling_loop import schedule_pass
 from tests.cli.catalog_modes import Mode, opened_mode
@@ -61,6 +61,30 @@ def _fail_next_run(mode: Mode) -> None:
         assert run is not None
         queries.finish_run(session, run.id, "worker-1", RunState.FAILED, now, error="disk full")
         session.commit()
+
+
+WARNING = "the backup has 75% fewer files than the last one (40 → 10)"
+
+
+def _warn_next_run(mode: Mode) -> int:
+    """Let a worker claim the queued run and finish it with a verification warning; return its ID."""
+    now = SYSTEM_CLOCK.now()
+    with mode.sessions() as session:
+        run = queries.claim_next_run(session, "worker-1", now)
+        assert run is not None
+        reasons = [{"code": "files_changed", "message": WARNING, "figures": {"before": 40, "after": 10}}]
+        queries.finish_run(
+            session,
+            run.id,
+            "worker-1",
+            RunState.SUCCEEDED,
+            now,
+            verification=Verification.WARNINGS,
+            verification_reasons=reasons,
+            verification_figures={"bytes": 100, "files": 10, "streams": {}},
+        )
+        session.commit()
+        return run.id
 
 
 def _inventory(run: Run, files: Path) -> None:
@@ -119,6 +143,16 @@ def _plans(run: Run, mode: Mode) -> None:
     run("failure", "list")
     run("failure", "list", "--open", "--job", "docs", json=False)
     run("failure", "show", "1", json=False)
+    run("job", "edit", "docs", "--size-change-percent", "20", "--unchanged-dump-days", "0")
+    run("job", "edit", "docs", "--file-count-change-percent", "0", code=2)
+    run("job", "show", "docs", json=False)
+    run("job", "edit", "docs", "--category-thresholds")
+    run("job", "run", "docs")
+    _queue_run(mode)
+    warned = str(_warn_next_run(mode))
+    run("run", "show", warned, json=False)
+    run("run", "show", warned)
+    run("run", "list", "--job", "docs", json=False)
 
 
 def _removals(run: Run) -> None:
@@ -190,6 +224,21 @@ def test_each_command_shows_what_it_changed(mode: Mode, tmp_path: Path) -> None:
     [failure] = steps["--json failure list"].json()
     assert failure["error"] == "disk full" and failure["closed_at"] is None
     assert [user["username"] for user in steps["--json user list"].json()] == ["admin"]
+    thresholds = steps["--json job edit docs --size-change-percent 20 --unchanged-dump-days 0"].json()
+    assert (thresholds["size_change_percent"], thresholds["unchanged_dump_days"]) == (20, 0)
+    shown_jobs = [step.outcome.stdout for step in ran if step.argv == ("job", "show", "docs")]
+    assert "size_change_percent: the category's" in shown_jobs[0]
+    assert "size_change_percent: 20" in shown_jobs[-1]
+    assert "--file-count-change-percent" in steps["--json job edit docs --file-count-change-percent 0"].stderr
+    assert steps["--json job edit docs --category-thresholds"].json()["size_change_percent"] is None
+    [warned_show] = [step.outcome for step in ran if step.argv[:2] == ("run", "show")][-1:]
+    assert "verification: warnings" in warned_show.stdout and f"  - {WARNING}" in warned_show.stdout
+    [warned_json] = [
+        step.outcome for step in ran if step.argv[1:3] == ("run", "show") and step.outcome.exit_code == 0
+    ][-1:]
+    assert warned_json.json()["verification_reasons"][0]["message"] == WARNING
+    listed = [step.outcome.stdout for step in ran if step.argv == ("run", "list", "--job", "docs")][-1]
+    assert f"{warned_show.stdout.split()[1]}  job 1  succeeded  warnings" in listed
     with mode.sessions() as session:
         actions = {entry.action for entry in queries.list_audit(session, limit=500).items}
     assert {"client.create", "repository.update", "user.delete", "job.run_now", "run.cancel"} <= actions

@@ -104,10 +104,25 @@ def test_stream_descriptions_survive_the_snapshot_document(repository: Repositor
     source = StreamSource("a/b.dump", lambda: BytesStream(b"abc"), {"kind": "k", "tool_version": 15})
     saved = backup_streams(repository, [source]).snapshot
     loaded = list_snapshots(repository)[0]
-    assert (
-        loaded.streams == saved.streams == [{"kind": "k", "tool_version": 15, "name": "a/b.dump", "size": 3}]
-    )
+    described = [{key: value for key, value in item.items() if key != "content_id"} for item in saved.streams]
+    assert loaded.streams == saved.streams
+    assert described == [{"kind": "k", "tool_version": 15, "name": "a/b.dump", "size": 3}]
     assert Snapshot.from_document(loaded.id, loaded.to_document()).streams == loaded.streams
+
+
+def test_a_stream_content_id_is_equal_exactly_when_its_bytes_are(repository: Repository) -> None:
+    def content_ids(payload: bytes, other: bytes) -> list[str | int]:
+        sources = [
+            StreamSource("same.dump", lambda: BytesStream(payload)),
+            StreamSource("other.dump", lambda: BytesStream(other)),
+        ]
+        return [item["content_id"] for item in backup_streams(repository, sources).snapshot.streams]
+
+    first = content_ids(data(200_000, 4), data(200_000, 5))
+    second = content_ids(data(200_000, 4), data(200_000, 6))
+
+    assert first[0] == second[0]
+    assert first[1] != second[1]
 
 
 def test_a_failed_stream_saves_no_snapshot_and_is_named(repository: Repository) -> None:

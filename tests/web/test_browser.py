@@ -147,6 +147,7 @@ def test_spanish_user_creates_a_job_runs_it_and_sees_it_succeed(
     _create_job_and_run_it(browser, server, "documentos-ana", make_tree(tmp_path / "tree"))
 
     assert browser.find_element(By.CSS_SELECTOR, "#run-state .badge").text == "Exitosa"
+    assert browser.find_element(By.CSS_SELECTOR, "#run-verification .badge").text == "Verificado"
     assert "Bitácora" in browser.find_element(By.TAG_NAME, "main").text
     browser.get(server.url + "/jobs")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Tareas"
@@ -168,3 +169,37 @@ def test_english_user_creates_a_job_runs_it_and_sees_it_succeed(
     assert browser.find_elements(By.CSS_SELECTOR, ".chart svg rect.bar-succeeded")
     browser.get(server.url + "/jobs")
     assert "every 60 days at 02:00" in browser.find_element(By.TAG_NAME, "table").text
+
+
+def test_a_second_backup_after_most_files_went_away_shows_a_verification_warning_badge(
+    browser: WebDriver, server: Server, tmp_path: Path
+) -> None:
+    tree = tmp_path / "shrinking"
+    tree.mkdir()
+    for number in range(20):
+        (tree / f"file-{number:02}.txt").write_text(f"line {number}\n" * 500)
+    _log_in(browser, server, "oliver")
+    _create_job_and_run_it(browser, server, "shrinking-oliver", tree)
+    assert browser.find_element(By.CSS_SELECTOR, "#run-verification .badge").text == "Verified"
+    job_link = browser.find_element(By.CSS_SELECTOR, "h1 a").get_attribute("href")
+    for path in sorted(tree.iterdir())[:16]:
+        path.unlink()
+
+    browser.get(str(job_link))
+    _until(browser, server, expected.element_to_be_clickable((By.ID, "run-now"))).click()
+    _until(
+        browser, server, lambda page: len(page.find_elements(By.CSS_SELECTOR, "#job-runs a.run-link")) == 2
+    )
+    browser.find_element(By.CSS_SELECTOR, "#job-runs a.run-link").click()
+    _until(
+        browser,
+        server,
+        expected.presence_of_element_located((By.CSS_SELECTOR, "#run-status[data-state=succeeded]")),
+    )
+
+    badge = browser.find_element(By.CSS_SELECTOR, "#run-verification .badge")
+    assert badge.text == "Verification warnings" and badge.get_attribute("data-verification") == "warnings"
+    reasons = browser.find_element(By.ID, "verification-reasons").text
+    assert "the backup has 80% fewer files than the last one (20 → 4)" in reasons
+    browser.get(server.url + "/runs?verification=warnings")
+    assert "shrinking-oliver" in browser.find_element(By.CSS_SELECTOR, "main table").text

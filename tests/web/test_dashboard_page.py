@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from resguardo.catalog.enums import Language, Role, RunState, RunTrigger, Transport
+from resguardo.catalog.enums import Language, Role, RunState, RunTrigger, Transport, Verification
 from resguardo.catalog.queries import (
     create_client,
     create_job,
@@ -103,4 +103,28 @@ def test_dashboard_lists_only_the_jobs_with_open_failures_when_asked(console: Co
 
     assert "quiet-shares" in everything and ">shares<" in everything
     assert "quiet-shares" in attention and ">shares<" not in attention
-    assert "Jobs with open failures" in attention
+    assert "Jobs that need attention" in attention
+
+
+def test_the_attention_filter_includes_jobs_whose_latest_backup_warned_in_verification(
+    console: Console,
+) -> None:
+    _finished_runs(console)
+    with console.sessions() as session:
+        job = create_job(
+            session,
+            name="shrinking-shares",
+            client_id=create_client(session, name="other", transport=Transport.LOCAL, now=NOW).id,
+            repository_id=create_repository(session, console.secret_key, name="b", url="/srv/b", now=NOW).id,
+            category_id=find_category(session, "databases").id,
+            now=NOW,
+        )
+        warned = enqueue_run(session, job.id, trigger=RunTrigger.SCHEDULED, now=NOW)
+        warned.state, warned.finished_at, warned.verification = RunState.SUCCEEDED, NOW, Verification.WARNINGS
+        session.commit()
+    console.user("ed", [Role.AUDITOR], language=Language.ENGLISH)
+
+    attention = console.browser("ed").get("/?attention=1").text
+
+    assert "shrinking-shares" in attention and ">shares<" not in attention
+    assert 'data-verification="warnings"' in attention and "Verification warnings" in attention

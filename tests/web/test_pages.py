@@ -413,3 +413,41 @@ def test_job_form_makes_a_database_job_with_commands_and_editing_keeps_what_it_d
     with console.sessions() as session:
         source = find_job(session, "payroll").source
     assert source["databases"] == ["nomina"] and source["url"] == "postgresql://backup@replica.example:5432"
+
+
+def test_job_form_overrides_verification_thresholds_names_a_bad_one_and_empty_follows_the_category(
+    console: Console,
+) -> None:
+    console.user("ana", [Role.OPERATOR])
+    _job(console, "template")
+    browser = console.browser("ana")
+    with console.sessions() as session:
+        template = find_job(session, "template")
+        job_id = template.id
+        fields = {
+            "name": "template",
+            "client_id": str(template.client_id),
+            "repository_id": str(template.repository_id),
+            "category_id": str(template.category_id),
+            "kind": "paths",
+            "paths": "\n".join(template.source["paths"]),
+            "max_retries": "3",
+        }
+    fields["csrf_token"] = csrf_of(browser.get(f"/jobs/{job_id}/edit").text)
+
+    too_big = browser.post(f"/jobs/{job_id}/edit", data={**fields, "size_change_percent": "5000"})
+    saved = browser.post(
+        f"/jobs/{job_id}/edit", data={**fields, "size_change_percent": "15", "unchanged_dump_days": "0"}
+    )
+    with console.sessions() as session:
+        job = find_job(session, "template")
+        overridden = (job.size_change_percent, job.file_count_change_percent, job.unchanged_dump_days)
+    shown = browser.get(f"/jobs/{job_id}/edit").text
+    cleared = browser.post(f"/jobs/{job_id}/edit", data={**fields, "size_change_percent": ""})
+
+    assert too_big.status_code == 422 and 'id="error-size_change_percent"' in too_big.text
+    assert saved.status_code == 303 and overridden == (15, None, 0)
+    assert 'name="size_change_percent"' in shown and 'value="15"' in shown
+    assert cleared.status_code == 303
+    with console.sessions() as session:
+        assert find_job(session, "template").size_change_percent is None

@@ -19,6 +19,7 @@ from resguardo.catalog.enums import (
     RunTrigger,
     SecretName,
     Transport,
+    Verification,
 )
 from resguardo.catalog.migrate import upgrade
 from resguardo.catalog.secrets import SecretKey, load_secret_key
@@ -34,6 +35,7 @@ __all__ = [
     "SecretKey",
     "SecretName",
     "Transport",
+    "Verification",
     "create_catalog_engine",
     "database_url",
     "default_data_dir",

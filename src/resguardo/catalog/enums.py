@@ -69,6 +69,21 @@ class RestoreKind(enum.StrEnum):
     PATHS = "paths"
 
 
+class Verification(enum.StrEnum):
+    """What the verification of a run's backup found (R12).
+
+    ``verified``: what it wrote reads back intact and nothing looks unusual next to the job's last
+    successful run; ``warnings``: intact, but its size, files or dumps changed beyond the job's
+    thresholds; ``failed``: what it wrote does not read back intact; ``not_verified``: no backup to
+    verify (a failed, cancelled or unfinished run).
+    """
+
+    VERIFIED = "verified"
+    WARNINGS = "warnings"
+    FAILED = "failed"
+    NOT_VERIFIED = "not_verified"
+
+
 class RunTrigger(enum.StrEnum):
     """Why a run was queued: its schedule, a person ("run now"), or a retry of a failed run."""
 

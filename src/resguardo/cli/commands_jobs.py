@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from resguardo.catalog.thresholds import MAX_DAYS, MAX_PERCENT, MIN_DAYS, MIN_PERCENT, THRESHOLD_FIELDS
 from resguardo.cli.catalog_client.choose import open_catalog
 from resguardo.cli.catalog_client.protocol import JobReferences
 from resguardo.cli.catalog_helpers import print_done, print_record
@@ -41,7 +42,54 @@ RetentionOption = Annotated[
     typer.Option("--retention", metavar="JSON", help="The retention document (else the category's)."),
 ]
 DescriptionOption = Annotated[str | None, typer.Option("--description", help="Free text.")]
-SHOWN = ("id", "name", "client", "repository", "category", "paused", "schedule", "retention", "source")
+SizeChangeOption = Annotated[
+    int | None,
+    typer.Option(
+        "--size-change-percent",
+        metavar="N",
+        min=MIN_PERCENT,
+        max=MAX_PERCENT,
+        help="Warn when a backup's size changes by N%% or more from the last one (else the category's).",
+    ),
+]
+FileCountChangeOption = Annotated[
+    int | None,
+    typer.Option(
+        "--file-count-change-percent",
+        metavar="N",
+        min=MIN_PERCENT,
+        max=MAX_PERCENT,
+        help="Warn when its number of files changes by N%% or more (else the category's).",
+    ),
+]
+UnchangedDumpDaysOption = Annotated[
+    int | None,
+    typer.Option(
+        "--unchanged-dump-days",
+        metavar="N",
+        min=MIN_DAYS,
+        max=MAX_DAYS,
+        help="Warn when a database dump stays identical N days (0: never; else the category's).",
+    ),
+]
+SHOWN = (
+    "id",
+    "name",
+    "client",
+    "repository",
+    "category",
+    "paused",
+    "schedule",
+    "retention",
+    "source",
+    *THRESHOLD_FIELDS,
+)
+
+
+def _thresholds(size: int | None, files: int | None, days: int | None) -> dict[str, int]:
+    """Return the verification thresholds given on the command line, by field name."""
+    given = dict(zip(THRESHOLD_FIELDS, (size, files, days), strict=True))
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _document(text: str, option: str) -> dict[str, Any]:
@@ -105,10 +153,15 @@ def job_add(
     schedule: ScheduleOption = None,
     retention: RetentionOption = None,
     description: DescriptionOption = None,
+    size_change_percent: SizeChangeOption = None,
+    file_count_change_percent: FileCountChangeOption = None,
+    unchanged_dump_days: UnchangedDumpDaysOption = None,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Add a job backing up --path of --client to --repository, in --category.
+
+    The verification thresholds not given follow the category's.
 
     \f
     Raises:
@@ -119,7 +172,11 @@ def job_add(
 
     if client is None or repository is None or category is None or not path:
         raise UsageError("job add needs --client, --repository, --category and at least one --path")
-    fields = {**_plan(schedule, retention, description), "source": _source(path, exclude)}
+    fields = {
+        **_plan(schedule, retention, description),
+        "source": _source(path, exclude),
+        **_thresholds(size_change_percent, file_count_change_percent, unchanged_dump_days),
+    }
     with open_catalog(ctx, database_url, data_dir) as catalog:
         document = catalog.add_job(name, JobReferences(client, repository, category), fields)
     print_done(command_output(ctx), document, f"job {name!r} added")
@@ -145,6 +202,7 @@ def job_show(
         output.json_document(document)
         return
     texts = {key: json.dumps(document[key]) for key in ("schedule", "retention", "source")}
+    texts.update({key: "the category's" for key in THRESHOLD_FIELDS if document.get(key) is None})
     print_record(output, {**document, **texts}, SHOWN)
 
 
@@ -162,6 +220,15 @@ def job_edit(
     schedule: ScheduleOption = None,
     retention: RetentionOption = None,
     description: DescriptionOption = None,
+    size_change_percent: SizeChangeOption = None,
+    file_count_change_percent: FileCountChangeOption = None,
+    unchanged_dump_days: UnchangedDumpDaysOption = None,
+    category_thresholds: Annotated[
+        bool,
+        typer.Option(
+            "--category-thresholds", help="Drop the job's own verification thresholds: follow the category's."
+        ),
+    ] = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -172,7 +239,10 @@ def job_edit(
         NotFound: no such job or reference. Conflict: the new name is taken.
         ConfigurationError: an invalid schedule or retention.
     """
-    fields = _plan(schedule, retention, description)
+    fields: dict[str, Any] = _plan(schedule, retention, description)
+    if category_thresholds:
+        fields.update(dict.fromkeys(THRESHOLD_FIELDS))
+    fields.update(_thresholds(size_change_percent, file_count_change_percent, unchanged_dump_days))
     if new_name is not None:
         fields["name"] = new_name
     if path:

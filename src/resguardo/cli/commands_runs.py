@@ -3,6 +3,7 @@ the catalog or a server."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -32,8 +33,8 @@ def _print_runs(output: Output, runs: list[Record]) -> None:
     for run in runs:
         snapshot = (run["snapshot_id"] or "")[:8]
         output.result(
-            f"{run['id']:>6}  job {run['job_id']}  {run['state']:<9}  {run['files']} files  "
-            f"{run['bytes_read']} bytes  {snapshot}  {run['error']}".rstrip()
+            f"{run['id']:>6}  job {run['job_id']}  {run['state']:<9}  {run['verification']:<12}  "
+            f"{run['files']} files  {run['bytes_read']} bytes  {snapshot}  {run['error']}".rstrip()
         )
 
 
@@ -62,7 +63,7 @@ def run_show(
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Show one run with its log.
+    """Show one run with its verification verdict, its reasons, and its log.
 
     \f
     Raises:
@@ -75,7 +76,13 @@ def run_show(
         output.json_document(document)
         return
     for field, value in document.items():
-        if field != "log":
+        if field == "verification_figures":
+            output.result(f"{field}: {json.dumps(value, sort_keys=True)}")
+        elif field == "verification_reasons":
+            output.result(f"{field}:" + ("" if value else " none"))
+            for reason in value:
+                output.result(f"  - {reason['message']}")
+        elif field != "log":
             output.result(f"{field}: {value}")
     output.result("log:")
     for line in document["log"].splitlines():

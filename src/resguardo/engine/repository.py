@@ -82,6 +82,9 @@ class Repository:
         self._builders: dict[int, PackBuilder] = {}
         self._pending: set[bytes] = set()
         self._unindexed: list[PackRecord] = []
+        self.written_packs: list[bytes] = []
+        """The IDs of the packs written through this object, in order (what a backup uploaded), and of
+        those it adopted (:meth:`adopt_unindexed_packs`: written by an interrupted backup, never verified)."""
         self.index_names: list[str] = []
         self.damaged_index_names: list[str] = []
         self.excluded_packs: frozenset[bytes] = frozenset()
@@ -327,6 +330,7 @@ class Repository:
             with self._lock:
                 self.index.add_pack(record)
                 self._unindexed.append(record)
+                self.written_packs.append(pack_id)
         return unreadable
 
     # -- writing blobs ----------------------------------------------------------------------
@@ -424,6 +428,7 @@ class Repository:
         with self._lock:
             self.index.add_pack(record)
             self._unindexed.append(record)
+            self.written_packs.append(record.id)
             ready = len(self._unindexed) >= INDEX_PACKS_PER_FILE
             records = self._take_unindexed() if ready else []
         if records:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
+import blake3
+
 from resguardo import __version__
 from resguardo.core.errors import ConfigurationError, ResguardoError, SourceError
 from resguardo.engine.backupparts import (
@@ -300,6 +302,11 @@ def _tree_levels(
     return root
 
 
+def content_id(stream: _StoredStream) -> str:
+    """Return a stream's content ID: the hex BLAKE3 of its chunk IDs, the same whenever its bytes are."""
+    return blake3.blake3(b"".join(stream.content)).hexdigest()
+
+
 def _folders(names: Iterable[str]) -> set[str]:
     """Return every folder the stream names hold (``a/b/c`` holds ``a`` and ``a/b``)."""
     parts = [name.split("/") for name in names]
@@ -346,7 +353,7 @@ def backup_streams(
         archiver.close()
     repository.flush()
     descriptions: list[dict[str, str | int]] = [
-        {**source.description, "name": source.name, "size": content.size}
+        {**source.description, "name": source.name, "size": content.size, "content_id": content_id(content)}
         for source, content in zip(sources, stored, strict=True)
     ]
     counters = archiver.counters

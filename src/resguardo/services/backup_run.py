@@ -10,6 +10,12 @@ engine's backup in-process, and finishes the run: succeeded, partial (some files
 the snapshot was saved without them) or failed (with the error). Progress (bytes, files) goes to the
 caller's ``reporter``, which may raise :class:`RunStopped` to stop the backup (a cancelled run, or one
 the worker lost).
+
+Every saved backup is verified before the run ends (R12, :mod:`resguardo.services.verification`): the
+packs and snapshot it wrote are read back and authenticated, still under its repository lock, and its
+figures are compared with the job's last successful run. The verdict is stored on the run and logged.
+A backup that does not read back intact keeps its run's state (the snapshot exists, and a retry
+would only reuse the damaged data) but opens a failure-log entry naming the damaged objects.
 """
 
 from __future__ import annotations
@@ -19,17 +25,21 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from resguardo.catalog import RunState, SecretKey, queries
+from resguardo.catalog import RunState, SecretKey, Verification, queries
 from resguardo.catalog.models import Job
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.core.errors import Conflict, ResguardoError
 from resguardo.engine.archiver import BackupResult
+from resguardo.engine.checker import CheckProblem
+from resguardo.engine.checker.written import OPERATION as VERIFY_OPERATION
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.events import Event, ItemWarning, Progress
 from resguardo.engine.locks import locked
 from resguardo.services.job_commands import JobCommands, run_job_command
 from resguardo.services.repositories import opened_repository
 from resguardo.services.run_sources import SourceSettings, opened_source
+from resguardo.services.verification import NOT_VERIFIED, Verdict
+from resguardo.services.verification.run import read_back, verdict_for
 
 MAX_LOG_LINES = 1000
 
@@ -85,6 +95,8 @@ class _Outcome:
     bytes_read: int = 0
     bytes_added: int = 0
     files: int = 0
+    result: BackupResult | None = None
+    problems: list[CheckProblem] = field(default_factory=list)
 
 
 def run_backup(
@@ -123,6 +135,7 @@ def run_backup(
         outcome = _attempt(session, job, context)
         if outcome is None:
             return None
+        verdict = _verdict(session, job, run_id, outcome, context)
         try:
             queries.finish_run(
                 session,
@@ -136,12 +149,31 @@ def run_backup(
                 snapshot_id=outcome.snapshot_id,
                 log=log.text(),
                 error=outcome.error,
+                verification=verdict.verification,
+                verification_reasons=verdict.documents(),
+                verification_figures=verdict.figures,
             )
             session.commit()
         except Conflict:
             session.rollback()
             return None
         return outcome.state
+
+
+def _verdict(session: Session, job: Job, run_id: int, outcome: _Outcome, context: _Context) -> Verdict:
+    """Return the verdict on the run's backup (not verified without one), log it, and note a failure."""
+    if outcome.result is None:
+        return NOT_VERIFIED
+    snapshot = outcome.result.snapshot
+    backup = (snapshot.summary, snapshot.streams)
+    verdict = verdict_for(session, job, run_id, backup, outcome.problems, now=context.clock.now())
+    context.log.add(f"verification: {verdict.verification.value}")
+    for reason in verdict.reasons:
+        context.log.add(f"verification {reason.code}: {reason.message}")
+    if verdict.verification is Verification.FAILED:
+        failure = f"verification failed: {len(outcome.problems)} object(s) written do not read back intact"
+        outcome.error = f"{outcome.error}; {failure}" if outcome.error else failure
+    return verdict
 
 
 def _attempt(session: Session, job: Job, context: _Context) -> _Outcome | None:
@@ -174,10 +206,14 @@ def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
     """
     log = context.log
 
+    last = [RunProgress(bytes_read=0, files=0)]
+
     def on_event(event: Event) -> None:
         if isinstance(event, Progress):
-            context.reporter(RunProgress(bytes_read=event.bytes_done, files=event.files_done))
-        elif isinstance(event, ItemWarning):
+            if event.operation != VERIFY_OPERATION:  # the read-back keeps the backup's figures shown
+                last[0] = RunProgress(bytes_read=event.bytes_done, files=event.files_done)
+            context.reporter(last[0])
+        elif isinstance(event, ItemWarning) and event.operation != VERIFY_OPERATION:
             log.add(f"warning: {event.path}: {event.message}")
 
     settings = SourceSettings(tags=[f"job:{job.name}"], cache_directory=context.cache_directory)
@@ -202,10 +238,13 @@ def _back_up(session: Session, job: Job, context: _Context) -> _Outcome:
             log.add(f"backing up {source.description} (client {job.client.name!r})")
             with locked(repository):
                 result = source.run(repository, on_event)
+                log.add(f"snapshot {result.snapshot.short_id} saved; verifying what it wrote")
+                problems = read_back(repository, result.snapshot.id, on_event, log.add, context.clock)
     finally:
         if commands.after:
             after_error = _after_command(session, job, context, commands)
     outcome = _outcome_of(result, log)
+    outcome.problems = problems
     if after_error is not None:
         outcome.state = RunState.PARTIAL
         outcome.error = after_error
@@ -244,6 +283,7 @@ def _outcome_of(result: BackupResult, log: _RunLog) -> _Outcome:
         bytes_read=int(summary.get("total_bytes_processed", 0)),
         bytes_added=int(summary.get("data_added", 0)),
         files=int(summary.get("total_files_processed", 0)),
+        result=result,
     )
     if result.partial:
         count = len(result.unreadable)

@@ -32,6 +32,7 @@ def _job_json(line: JobLine) -> dict[str, Any]:
         else {
             "id": line.last_run_id,
             "state": line.last_run_state.value if line.last_run_state else None,
+            "verification": line.last_run_verification.value if line.last_run_verification else None,
             "at": _moment(line.last_run_at),
         },
         "next_run_at": _moment(line.next_run_at),

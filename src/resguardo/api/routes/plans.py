@@ -41,6 +41,7 @@ from resguardo.catalog.queries import (
 )
 from resguardo.catalog.queries.plans import MAX_RETRIES
 from resguardo.catalog.retention import validated_retention
+from resguardo.catalog.thresholds import MAX_DAYS, MAX_PERCENT, MIN_DAYS, MIN_PERCENT, THRESHOLD_FIELDS
 from resguardo.schedules import checked_schedule_document
 from resguardo.services import request_run_now
 
@@ -54,7 +55,17 @@ Register = Annotated[str, Field(max_length=32)]
 KeepDays = Annotated[int, Field(ge=MINIMUM_RECORDS_KEEP_DAYS, le=DATABASE_INTEGER_MAX)]
 Retries = Annotated[int, Field(ge=0, le=MAX_RETRIES)]
 Backoff = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
-JOB_FIELDS = ("name", "schedule", "retention", "records_keep_days", "max_retries", "retry_backoff_seconds")
+Percent = Annotated[int, Field(ge=MIN_PERCENT, le=MAX_PERCENT)]
+Days = Annotated[int, Field(ge=MIN_DAYS, le=MAX_DAYS)]
+JOB_FIELDS = (
+    "name",
+    "schedule",
+    "retention",
+    "records_keep_days",
+    "max_retries",
+    "retry_backoff_seconds",
+    *THRESHOLD_FIELDS,
+)
 
 
 class CategoryCreate(Input):
@@ -66,6 +77,9 @@ class CategoryCreate(Input):
     paper_register: Register = Field(default="", alias="register")
     default_schedule: Schedule
     default_retention: Retention
+    size_change_percent: Percent = 30
+    file_count_change_percent: Percent = 30
+    unchanged_dump_days: Days = 3
 
 
 class CategoryUpdate(Input):
@@ -77,6 +91,9 @@ class CategoryUpdate(Input):
     paper_register: Register | None = Field(default=None, alias="register")
     default_schedule: Schedule | None = None
     default_retention: Retention | None = None
+    size_change_percent: Percent | None = None
+    file_count_change_percent: Percent | None = None
+    unchanged_dump_days: Days | None = None
 
 
 def category_json(category: Category) -> dict[str, Any]:
@@ -89,6 +106,9 @@ def category_json(category: Category) -> dict[str, Any]:
         "register": category.register,
         "default_schedule": category.default_schedule,
         "default_retention": category.default_retention,
+        "size_change_percent": category.size_change_percent,
+        "file_count_change_percent": category.file_count_change_percent,
+        "unchanged_dump_days": category.unchanged_dump_days,
     }
 
 
@@ -178,10 +198,14 @@ class JobCreate(Input):
     max_retries: Retries = 3
     retry_backoff_seconds: Backoff = 300
     records_keep_days: KeepDays = MINIMUM_RECORDS_KEEP_DAYS
+    size_change_percent: Percent | None = None
+    file_count_change_percent: Percent | None = None
+    unchanged_dump_days: Days | None = None
 
 
 class JobUpdate(Input):
-    """Changes to a job (only the fields sent change; ``owner_id`` may be set to null)."""
+    """Changes to a job (only the fields sent change; ``owner_id`` and the verification thresholds may be
+    set to null, the thresholds then following the category's)."""
 
     name: Name | None = None
     client_id: Identifier | None = None
@@ -196,6 +220,12 @@ class JobUpdate(Input):
     max_retries: Retries | None = None
     retry_backoff_seconds: Backoff | None = None
     records_keep_days: KeepDays | None = None
+    size_change_percent: Percent | None = None
+    file_count_change_percent: Percent | None = None
+    unchanged_dump_days: Days | None = None
+
+
+NULLABLE_JOB_FIELDS = ("owner_id", *THRESHOLD_FIELDS)
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -216,6 +246,9 @@ def job_json(job: Job) -> dict[str, Any]:
         "run_now_requested_at": job.run_now_requested_at.isoformat() if job.run_now_requested_at else None,
         "max_retries": job.max_retries,
         "retry_backoff_seconds": job.retry_backoff_seconds,
+        "size_change_percent": job.size_change_percent,
+        "file_count_change_percent": job.file_count_change_percent,
+        "unchanged_dump_days": job.unchanged_dump_days,
         "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
     }
@@ -283,7 +316,9 @@ def jobs_update(
     """Change a job (pause it with ``{"paused": true}``)."""
     before = snapshot_of(get_job(session, job_id))
     changes = {
-        key: value for key, value in changes_of(body).items() if value is not None or key == "owner_id"
+        key: value
+        for key, value in changes_of(body).items()
+        if value is not None or key in NULLABLE_JOB_FIELDS
     }
     with naming_fields(JOB_FIELDS):
         job = update_job(session, job_id, changes, now=now_of(request))

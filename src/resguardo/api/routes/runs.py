@@ -19,7 +19,7 @@ from resguardo.api.routes._common import (
     now_of,
     page_of,
 )
-from resguardo.catalog.enums import RunState
+from resguardo.catalog.enums import RunState, Verification
 from resguardo.catalog.models import FailureEntry, Run
 from resguardo.catalog.queries import (
     cancel_run,
@@ -60,6 +60,8 @@ def run_json(run: Run) -> dict[str, Any]:
         "files": run.files,
         "snapshot_id": run.snapshot_id,
         "error": run.error,
+        "verification": run.verification.value,
+        "verification_reasons": run.verification_reasons or [],
     }
 
 
@@ -71,18 +73,22 @@ def runs_list(  # noqa: PLR0917 (each filter is a query parameter)
     offset: Offset = 0,
     job_id: IdFilter = None,
     state: Annotated[RunState | None, Query()] = None,
+    verification: Annotated[Verification | None, Query()] = None,
 ) -> dict[str, Any]:
-    """List runs, newest first, of one job or in one state."""
-    return page_of(list_runs(session, offset=offset, limit=limit, job_id=job_id, state=state), run_json)
+    """List runs, newest first, of one job, in one state, or with one verification verdict."""
+    page = list_runs(
+        session, offset=offset, limit=limit, job_id=job_id, state=state, verification=verification
+    )
+    return page_of(page, run_json)
 
 
 @router.get("/runs/{run_id}")
 def runs_show(
     run_id: RunId, session: CatalogSession, principal: Annotated[Principal, allow("runs.read")]
 ) -> dict[str, Any]:
-    """Show one run, with its log."""
+    """Show one run, with its log and the figures its verification recorded."""
     run = get_run(session, run_id)
-    return {**run_json(run), "log": run.log}
+    return {**run_json(run), "log": run.log, "verification_figures": run.verification_figures}
 
 
 @router.post("/runs/{run_id}/cancel")

@@ -34,6 +34,10 @@ class Category(Timestamps, Base):
     register: Mapped[str] = mapped_column(String(32), default="")
     default_schedule: Mapped[dict[str, Any]] = mapped_column(JsonText)
     default_retention: Mapped[dict[str, Any]] = mapped_column(JsonText)
+    # The verification thresholds of its jobs (R12); a job may override each (docs/service.md).
+    size_change_percent: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    file_count_change_percent: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    unchanged_dump_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
 
 
 class Job(Timestamps, Base):
@@ -76,6 +80,10 @@ class Job(Timestamps, Base):
     last_scheduled_slot: Mapped[datetime | None] = mapped_column(UtcDateTime())
     run_now_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     plan_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Verification thresholds overriding the category's (None: the category's).
+    size_change_percent: Mapped[int | None] = mapped_column(Integer)
+    file_count_change_percent: Mapped[int | None] = mapped_column(Integer)
+    unchanged_dump_days: Mapped[int | None] = mapped_column(Integer)
 
     client: Mapped[Client] = relationship(lazy="joined")
     repository: Mapped[Repository] = relationship(lazy="joined")

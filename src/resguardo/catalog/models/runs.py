@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from resguardo.catalog._types import StrEnumType, UtcDateTime, enum_check
-from resguardo.catalog.enums import RunState, RunTrigger
+from resguardo.catalog._types import JsonText, StrEnumType, UtcDateTime, enum_check
+from resguardo.catalog.enums import RunState, RunTrigger, Verification
 from resguardo.catalog.models.base import Base
 from resguardo.catalog.models.plans import Job
 
@@ -22,12 +23,15 @@ class Run(Base):
     worker writes ``heartbeat_at`` regularly; a run whose heartbeat stops is failed and retried.
     ``scheduled_for`` is the slot a scheduled run stands for (or when "run now" was asked);
     ``schedule_slot`` the slot it took, unique per job (NULL for manual runs without one, and retries).
+    ``verification`` is the verdict on the backup it made (R12), ``verification_reasons`` why (a list
+    of ``{"code", "message", "figures"}``), ``verification_figures`` what the next run compares with.
     """
 
     __tablename__ = "runs"
     __table_args__ = (
         enum_check("state", RunState, "state"),
         enum_check("trigger", RunTrigger, "trigger"),
+        enum_check("verification", Verification, "verification"),
         # The claim query: queued runs, due, oldest first.
         Index("ix_runs_claim", "state", "not_before", "id"),
         Index("ix_runs_job_id_queued_at", "job_id", "queued_at"),
@@ -66,6 +70,11 @@ class Run(Base):
     snapshot_id: Mapped[str | None] = mapped_column(String(64))
     log: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str] = mapped_column(Text, default="")
+    verification: Mapped[Verification] = mapped_column(
+        StrEnumType(Verification, 16), default=Verification.NOT_VERIFIED, server_default="not_verified"
+    )
+    verification_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonText)
+    verification_figures: Mapped[dict[str, Any] | None] = mapped_column(JsonText)
 
     job: Mapped[Job] = relationship(lazy="raise")
 

@@ -78,7 +78,9 @@ from resguardo.catalog.queries.runs import (
     finish_run,
     get_run,
     heartbeat,
+    last_run_figures,
     list_runs,
+    verification_events,
 )
 from resguardo.catalog.queries.scheduling import (
     SchedulingRow,
@@ -132,6 +134,7 @@ __all__ = [
     "get_user",
     "heartbeat",
     "last_client_test",
+    "last_run_figures",
     "list_audit",
     "list_categories",
     "list_clients",
@@ -168,4 +171,5 @@ __all__ = [
     "update_repository",
     "update_user",
     "user_for_token",
+    "verification_events",
 ]

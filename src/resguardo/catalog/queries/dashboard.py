@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from resguardo.catalog.enums import RunState
+from resguardo.catalog.enums import RunState, Verification
 from resguardo.catalog.models import Client, FailureEntry, Job, Repository, Run
 from resguardo.catalog.queries._common import DEFAULT_PAGE_SIZE, Page, check_page
 from resguardo.catalog.queries.scheduling import BUSY_STATES, SchedulingRow
@@ -43,6 +43,7 @@ class JobLine:
         scheduling: what the scheduler needs to say when it runs next.
         next_run_at: when it is expected to run next (filled in by the jobs layer; None: paused,
             or not computed).
+        last_run_verification: the verdict on its latest run's backup (None when it never ran).
     """
 
     job_id: int
@@ -56,6 +57,7 @@ class JobLine:
     open_failures: int
     scheduling: SchedulingRow
     next_run_at: datetime | None = None
+    last_run_verification: Verification | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,8 @@ def dashboard(
         days: how many UTC days of figures, today included.
         offset, limit: the page of job lines.
         name_contains: only jobs whose name holds this text.
-        open_failures_only: only jobs with an open failure-log entry (those that need attention).
+        open_failures_only: only the jobs that need attention: with an open failure-log entry, or whose
+            latest backup's verification warned or failed.
 
     Raises:
         ValueError: ``days`` is not from 1 to :data:`MAX_DAYS`.
@@ -157,7 +160,12 @@ def _job_lines(
     if name_contains:
         conditions.append(Job.name.contains(name_contains, autoescape=True))
     if open_failures_only:
-        conditions.append(Job.id.in_(select(FailureEntry.job_id).where(FailureEntry.closed_at.is_(None))))
+        conditions.append(
+            or_(
+                Job.id.in_(select(FailureEntry.job_id).where(FailureEntry.closed_at.is_(None))),
+                Job.id.in_(_verification_warned()),
+            )
+        )
     total = session.scalar(select(func.count()).select_from(Job).where(*conditions)) or 0
     rows = list(
         session.execute(
@@ -187,9 +195,15 @@ def _job_lines(
     latest = {
         row.job_id: row
         for row in session.execute(
-            select(Run.id, Run.job_id, Run.state, Run.queued_at, Run.started_at, Run.finished_at).where(
-                Run.id.in_(latest_ids)
-            )
+            select(
+                Run.id,
+                Run.job_id,
+                Run.state,
+                Run.verification,
+                Run.queued_at,
+                Run.started_at,
+                Run.finished_at,
+            ).where(Run.id.in_(latest_ids))
         )
     }
     busy = set(
@@ -205,6 +219,18 @@ def _job_lines(
     }
     items = [_job_line(row, latest.get(row.id), row.id in busy, failures.get(row.id, 0)) for row in rows]
     return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+def _verification_warned() -> Any:
+    """Return the query of the jobs whose latest backup (a succeeded or partial run) warned or failed."""
+    latest = (
+        select(func.max(Run.id))
+        .where(Run.state.in_([RunState.SUCCEEDED, RunState.PARTIAL]))
+        .group_by(Run.job_id)
+    )
+    return select(Run.job_id).where(
+        Run.id.in_(latest), Run.verification.in_([Verification.WARNINGS, Verification.FAILED])
+    )
 
 
 def _job_line(row: Any, last: Any, busy: bool, open_failures: int) -> JobLine:
@@ -231,6 +257,7 @@ def _job_line(row: Any, last: Any, busy: bool, open_failures: int) -> JobLine:
         last_run_at=(last.finished_at or last.started_at or last.queued_at) if last is not None else None,
         open_failures=open_failures,
         scheduling=scheduling,
+        last_run_verification=Verification(last.verification) if last is not None else None,
     )
 
 

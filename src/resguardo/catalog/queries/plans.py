@@ -30,10 +30,19 @@ from resguardo.catalog.queries._common import (
 )
 from resguardo.catalog.retention import validated_retention
 from resguardo.catalog.sources import check_source
+from resguardo.catalog.thresholds import THRESHOLD_FIELDS, check_thresholds
 from resguardo.core.errors import Conflict, UsageError
 from resguardo.schedules import anchored_schedule_document, checked_schedule_document
 
-CATEGORY_FIELDS = ("name", "title_es", "title_en", "register", "default_schedule", "default_retention")
+CATEGORY_FIELDS = (
+    "name",
+    "title_es",
+    "title_en",
+    "register",
+    "default_schedule",
+    "default_retention",
+    *THRESHOLD_FIELDS,
+)
 JOB_FIELDS = (
     "name",
     "description",
@@ -48,6 +57,7 @@ JOB_FIELDS = (
     "paused",
     "max_retries",
     "retry_backoff_seconds",
+    *THRESHOLD_FIELDS,
 )
 MAX_RETRIES = 20
 
@@ -62,14 +72,24 @@ def create_category(
     default_retention: Mapping[str, Any],
     now: datetime,
     register: str = "",
+    size_change_percent: int = 30,
+    file_count_change_percent: int = 30,
+    unchanged_dump_days: int = 3,
 ) -> Category:
-    """Add a data category and return it.
+    """Add a data category and return it (the thresholds are its jobs' verification thresholds).
 
     Raises:
         Conflict: the name is taken.
         ConfigurationError: the schedule or retention is invalid.
+        UsageError: a threshold is out of bounds (:mod:`resguardo.catalog.thresholds`).
     """
     ensure_name_free(session, Category, Category.name, name, "category")
+    thresholds = {
+        "size_change_percent": size_change_percent,
+        "file_count_change_percent": file_count_change_percent,
+        "unchanged_dump_days": unchanged_dump_days,
+    }
+    check_thresholds(thresholds, optional=False)
     category = Category(
         name=name,
         title_es=title_es,
@@ -77,6 +97,7 @@ def create_category(
         register=register,
         default_schedule=checked_schedule_document(default_schedule),
         default_retention=validated_retention(default_retention),
+        **thresholds,
     )
     touch(category, now, created=True)
     session.add(category)
@@ -107,7 +128,8 @@ def update_category(
     Jobs keep the schedule and retention they have: a category's defaults apply to new jobs.
 
     Raises:
-        NotFound, Conflict, UsageError; ConfigurationError for an invalid schedule or retention.
+        NotFound, Conflict, UsageError (a threshold out of bounds too); ConfigurationError for an
+        invalid schedule or retention.
     """
     category = get_category(session, category_id)
     changes = dict(changes)
@@ -119,6 +141,7 @@ def update_category(
         changes["default_schedule"] = checked_schedule_document(changes["default_schedule"])
     if "default_retention" in changes:
         changes["default_retention"] = validated_retention(changes["default_retention"])
+    check_thresholds(changes, optional=False)
     apply_changes(category, changes, CATEGORY_FIELDS, "category")
     touch(category, now)
     flush_or_conflict(session, "category", category.name)
@@ -158,6 +181,7 @@ def _check_job(session: Session, job: Job) -> None:
         raise UsageError(f"max_retries must be from 0 to {MAX_RETRIES}, not {job.max_retries}")
     if job.retry_backoff_seconds < 0:
         raise UsageError("retry_backoff_seconds must be 0 or more")
+    check_thresholds({name: getattr(job, name) for name in THRESHOLD_FIELDS}, optional=True)
     if not isinstance(job.source, dict):
         raise UsageError("a job's source must be an object")
     check_source(job.source, client)
@@ -180,8 +204,13 @@ def create_job(
     max_retries: int = 3,
     retry_backoff_seconds: int = 300,
     records_keep_days: int = MINIMUM_RECORDS_KEEP_DAYS,
+    size_change_percent: int | None = None,
+    file_count_change_percent: int | None = None,
+    unchanged_dump_days: int | None = None,
 ) -> Job:
     """Add a job and return it; without ``schedule`` or ``retention`` it takes its category's defaults.
+
+    The verification thresholds (None: the category's) are the job's own (R12).
 
     Raises:
         Conflict: the name is taken.
@@ -206,6 +235,9 @@ def create_job(
         paused=paused,
         max_retries=max_retries,
         retry_backoff_seconds=retry_backoff_seconds,
+        size_change_percent=size_change_percent,
+        file_count_change_percent=file_count_change_percent,
+        unchanged_dump_days=unchanged_dump_days,
     )
     _check_job(session, job)
     touch(job, now, created=True)

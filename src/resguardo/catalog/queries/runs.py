@@ -29,7 +29,7 @@ from sqlalchemy import CursorResult, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, defer
 
-from resguardo.catalog.enums import RunState, RunTrigger
+from resguardo.catalog.enums import RunState, RunTrigger, Verification
 from resguardo.catalog.models import Job, Repository, Run
 from resguardo.catalog.queries._common import DEFAULT_PAGE_SIZE, Page, get_or_raise, paginate
 from resguardo.catalog.queries.failures import close_failures, open_failure
@@ -88,8 +88,9 @@ def list_runs(
     limit: int = DEFAULT_PAGE_SIZE,
     job_id: int | None = None,
     state: RunState | None = None,
+    verification: Verification | None = None,
 ) -> Page[Run]:
-    """Return a page of runs, newest first, optionally of one job or in one state.
+    """Return a page of runs, newest first, optionally of one job, in one state, or with one verdict.
 
     A run's log is not read (it may hold a thousand lines); it loads when first asked for.
     """
@@ -98,7 +99,49 @@ def list_runs(
         statement = statement.where(Run.job_id == job_id)
     if state is not None:
         statement = statement.where(Run.state == RunState(state))
+    if verification is not None:
+        statement = statement.where(Run.verification == Verification(verification))
     return paginate(session, statement, offset, limit)
+
+
+def verification_events(session: Session, since: datetime, *, limit: int = DEFAULT_PAGE_SIZE) -> list[Run]:
+    """Return the runs finished after ``since`` whose verification warned or failed, oldest first.
+
+    What a notifier polls to tell people about verification warnings and failures (R12).
+    """
+    statement = (
+        select(Run)
+        .options(defer(Run.log))
+        .where(
+            Run.finished_at > since,
+            Run.verification.in_([Verification.WARNINGS, Verification.FAILED]),
+        )
+        .order_by(Run.finished_at, Run.id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def last_run_figures(session: Session, job_id: int, before_run_id: int) -> dict[str, Any] | None:
+    """Return the verification figures of the job's last successful run before ``before_run_id``.
+
+    The last run that succeeded and whose backup read back intact (verified, or with warnings);
+    None when there is none (a first run, or runs from before verification existed).
+    """
+    statement = (
+        select(Run.verification_figures)
+        .where(
+            Run.job_id == job_id,
+            Run.id < before_run_id,
+            Run.state == RunState.SUCCEEDED,
+            Run.verification.in_([Verification.VERIFIED, Verification.WARNINGS]),
+            Run.verification_figures.is_not(None),
+        )
+        .order_by(Run.finished_at.desc(), Run.id.desc())
+        .limit(1)
+    )
+    figures = session.scalars(statement).first()
+    return dict(figures) if figures is not None else None
 
 
 def _repository_has_room(repository_id: Any) -> Any:
@@ -250,11 +293,16 @@ def finish_run(
     snapshot_id: str | None = None,
     log: str = "",
     error: str = "",
+    verification: Verification = Verification.NOT_VERIFIED,
+    verification_reasons: list[dict[str, Any]] | None = None,
+    verification_figures: dict[str, Any] | None = None,
 ) -> Run:
-    """End a run a worker holds, in ``state``; return it.
+    """End a run a worker holds, in ``state``, with the verdict on its backup; return it.
 
     A failed run opens a failure-log entry and queues a retry while the job has retries left; a
-    succeeded run closes the job's open failure entries (R11, R18). A partial run does neither.
+    succeeded run closes the job's open failure entries (R11, R18). A partial run does neither. A run
+    whose backup failed verification (what it wrote does not read back intact) keeps its state but
+    opens a failure-log entry, without a retry (a retry would reuse the damaged data), and closes none.
 
     Raises:
         UsageError: ``state`` is not one a run ends in.
@@ -272,11 +320,16 @@ def finish_run(
         "snapshot_id": snapshot_id,
         "log": log,
         "error": error,
+        "verification": Verification(verification),
+        "verification_reasons": verification_reasons,
+        "verification_figures": verification_figures,
     }
     _update_own_run(session, run_id, worker_id, values)
     run = get_run(session, run_id)
     if state is RunState.FAILED:
         _after_failure(session, run, now)
+    elif verification is Verification.FAILED:
+        open_failure(session, run, now)
     elif state is RunState.SUCCEEDED:
         close_failures(session, run.job_id, run.id, now)
     session.flush()

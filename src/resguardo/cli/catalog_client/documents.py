@@ -33,7 +33,15 @@ REPOSITORY_KEYS = (
 )
 USER_KEYS = ("id", "username", "display_name", "email", "language", "roles", "active", "password")
 JOB_KEYS = ("id", "name", "client", "repository", "category", "schedule", "paused", "run_now_requested_at")
-JOB_DETAIL_KEYS = (*JOB_KEYS, "retention", "source", "description")
+JOB_DETAIL_KEYS = (
+    *JOB_KEYS,
+    "retention",
+    "source",
+    "description",
+    "size_change_percent",
+    "file_count_change_percent",
+    "unchanged_dump_days",
+)
 RUN_KEYS = (
     "id",
     "job_id",
@@ -50,8 +58,10 @@ RUN_KEYS = (
     "files",
     "snapshot_id",
     "error",
+    "verification",
+    "verification_reasons",
 )
-RUN_DETAIL_KEYS = (*RUN_KEYS, "log")
+RUN_DETAIL_KEYS = (*RUN_KEYS, "verification_figures", "log")
 RESTORE_KEYS = (
     "id",
     "run_id",

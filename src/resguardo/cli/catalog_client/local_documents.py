@@ -84,6 +84,9 @@ def job_detail(job: Job) -> dict[str, Any]:
         "retention": sorted_document(job.retention),
         "source": sorted_document(job.source),
         "description": job.description,
+        "size_change_percent": job.size_change_percent,
+        "file_count_change_percent": job.file_count_change_percent,
+        "unchanged_dump_days": job.unchanged_dump_days,
     }
 
 
@@ -105,6 +108,8 @@ def run_document(run: Run) -> dict[str, Any]:
         "files": run.files,
         "snapshot_id": run.snapshot_id,
         "error": run.error,
+        "verification": str(run.verification),
+        "verification_reasons": run.verification_reasons or [],
     }
 
 
@@ -128,4 +133,4 @@ def failure_document(entry: FailureEntry) -> dict[str, Any]:
 
 def run_log_document(run: Run) -> dict[str, Any]:
     """Return a run's whole document: as listed, with its log."""
-    return {**run_document(run), "log": run.log}
+    return {**run_document(run), "verification_figures": run.verification_figures, "log": run.log}

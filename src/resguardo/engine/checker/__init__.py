@@ -4,7 +4,8 @@ This package's entry point is :func:`check`, which runs the structure check (alw
 (with ``read_data`` or a ``subset`` of the packs) and the walk of every snapshot's trees, then maps
 each damaged object to the snapshot paths it affects; the parts live in :mod:`.report`,
 :mod:`.subsets`, :mod:`.packs`, :mod:`.run_state`, :mod:`.structure_check`, :mod:`.data_check` and
-:mod:`.trees`. Nothing stops the check short: a damaged index file, snapshot or key slot is recorded
+:mod:`.trees`; :func:`verify_written` (in :mod:`.written`) verifies only what one backup
+just wrote. Nothing stops the check short: a damaged index file, snapshot or key slot is recorded
 and the check goes on with what remains.
 """
 
@@ -17,6 +18,7 @@ from resguardo.engine.checker.report import AffectedPath, CheckCounts, CheckProb
 from resguardo.engine.checker.structure_check import StructureCheck
 from resguardo.engine.checker.subsets import PackSubset, parse_subset
 from resguardo.engine.checker.trees import TreeWalk
+from resguardo.engine.checker.written import verify_written
 from resguardo.engine.events import Reporter, ignore_events
 from resguardo.engine.repository import Repository
 
@@ -106,4 +108,5 @@ __all__ = [
     "PackSubset",
     "check",
     "parse_subset",
+    "verify_written",
 ]

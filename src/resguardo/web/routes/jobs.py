@@ -25,6 +25,7 @@ from resguardo.catalog.queries import (
     list_repositories,
     list_runs,
 )
+from resguardo.catalog.thresholds import THRESHOLD_FIELDS
 from resguardo.core.errors import ConfigurationError
 from resguardo.services import request_run_now
 from resguardo.web.forms import FormInvalid, FormState, checked, flag, optional_int, submit
@@ -87,6 +88,7 @@ def _job_values(fields: dict[str, str]) -> dict[str, Any]:
         max_retries=fields.get("max_retries", "3"),
         paused=flag(fields, "paused"),
     )
+    values.update({name: fields.get(name, "") for name in THRESHOLD_FIELDS})
     return values
 
 
@@ -125,6 +127,7 @@ def _job_body(
         "source": source,
         "max_retries": optional_int(values["max_retries"]) if values["max_retries"].strip() else 3,
         "paused": values["paused"],
+        **{name: optional_int(values[name]) for name in THRESHOLD_FIELDS},
     }
     if schedule is not None:
         body["schedule"] = schedule
@@ -136,7 +139,7 @@ def job_new(
     request: Request, session: CatalogSession, principal: Annotated[Principal, page("jobs.write")]
 ) -> HTMLResponse:
     """Show the form of a new job (permission ``jobs.write``)."""
-    values = {"max_retries": "3", "schedule": "", "paused": False}
+    values = {"max_retries": "3", "schedule": "", "paused": False, **dict.fromkeys(THRESHOLD_FIELDS, "")}
     return render(request, "job_form.html", _job_form(session, request, principal, values), principal)
 
 
@@ -175,6 +178,7 @@ def _values_of(job: Job) -> dict[str, Any]:
         "window_end": end,
         "max_retries": str(job.max_retries),
         "paused": job.paused,
+        **{name: "" if getattr(job, name) is None else str(getattr(job, name)) for name in THRESHOLD_FIELDS},
     }
 
 

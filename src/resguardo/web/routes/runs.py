@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from resguardo.api.auth import CatalogSession, Principal
 from resguardo.api.routes import runs as api
 from resguardo.api.routes._common import DATABASE_INTEGER_MAX
-from resguardo.catalog.enums import RunState
+from resguardo.catalog.enums import RunState, Verification
 from resguardo.catalog.models import FailureEntry, Job, User
 from resguardo.catalog.queries import get_run, list_failures, list_runs
 from resguardo.catalog.queries._common import get_or_raise
@@ -42,11 +42,20 @@ def job_names(session: Session, job_ids: set[int]) -> dict[int, str]:
 def runs_page(
     request: Request, session: CatalogSession, principal: Annotated[Principal, page("runs.read")]
 ) -> HTMLResponse:
-    """List runs, newest first, filtered by job and state (permission ``runs.read``)."""
+    """List runs, newest first, filtered by job, state and verification (permission ``runs.read``)."""
     job_id = _id_filter(request, "job_id")
     state_text = request.query_params.get("state", "")
     state = RunState(state_text) if state_text in set(RunState) else None
-    listing = list_runs(session, offset=page_offset(request), limit=PAGE_SIZE, job_id=job_id, state=state)
+    verification_text = request.query_params.get("verification", "")
+    verification = Verification(verification_text) if verification_text in set(Verification) else None
+    listing = list_runs(
+        session,
+        offset=page_offset(request),
+        limit=PAGE_SIZE,
+        job_id=job_id,
+        state=state,
+        verification=verification,
+    )
     context = {
         "listing": listing,
         "names": job_names(session, {run.job_id for run in listing.items}),
@@ -54,6 +63,8 @@ def runs_page(
         "job_id": job_id,
         "state": state.value if state else "",
         "states": list(RunState),
+        "verification": verification.value if verification else "",
+        "verifications": list(Verification),
     }
     return render(request, "runs.html", context, principal)
 

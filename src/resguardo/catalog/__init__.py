@@ -17,6 +17,9 @@ from resguardo.catalog.enums import (
     RunTrigger,
     SecretName,
     Transport,
+    VerificationKind,
+    VerificationState,
+    VerificationTrigger,
 )
 from resguardo.catalog.migrate import upgrade
 from resguardo.catalog.secrets import SecretKey, load_secret_key
@@ -30,6 +33,9 @@ __all__ = [
     "SecretKey",
     "SecretName",
     "Transport",
+    "VerificationKind",
+    "VerificationState",
+    "VerificationTrigger",
     "create_catalog_engine",
     "database_url",
     "default_data_dir",

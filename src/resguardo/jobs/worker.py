@@ -26,10 +26,11 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from resguardo.catalog import RunState, SecretKey, queries
+from resguardo.catalog import RunState, SecretKey, VerificationState, queries
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.core.errors import Conflict
 from resguardo.engine.crypto import KdfParameters
+from resguardo.jobs.verification_worker import verify_until_idle
 from resguardo.services import RunProgress, RunStopped, run_backup
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
@@ -137,6 +138,7 @@ class Worker:
         self.session_factory = session_factory
         self.settings = settings
         self.clock = clock
+        self.verified: list[tuple[int, VerificationState | None]] = []
 
     def sweep(self) -> list[int]:
         """Fail the running runs of dead workers (their retries are queued); return their IDs."""
@@ -169,15 +171,17 @@ class Worker:
         return run_id, state
 
     def run_until_idle(self) -> list[tuple[int, RunState | None]]:
-        """Sweep, then run due runs until none is left to claim; return what ran."""
+        """Sweep, then run due runs until none is left to claim, then the queued verifications
+        (docs/verification.md); return the runs that ran."""
         self.sweep()
         done = []
         while (result := self.run_one()) is not None:
             done.append(result)
+        self.verified = verify_until_idle(self.session_factory, self.settings, self.clock)
         return done
 
     def serve(self, stop: threading.Event) -> None:
         """Sweep and run due runs, waiting ``poll_interval`` when idle, until ``stop`` is set."""
         while not stop.is_set():
-            if not self.run_until_idle():
+            if not self.run_until_idle() and not self.verified:
                 stop.wait(self.settings.poll_interval)

@@ -12,6 +12,7 @@ from resguardo.catalog.models.inventory import (
 from resguardo.catalog.models.people import ApiToken, Department, User, UserRole
 from resguardo.catalog.models.plans import MINIMUM_RECORDS_KEEP_DAYS, Category, Job
 from resguardo.catalog.models.runs import FailureEntry, Run
+from resguardo.catalog.models.verifications import RestoreTestServer, Verification
 
 __all__ = [
     "MINIMUM_RECORDS_KEEP_DAYS",
@@ -27,7 +28,9 @@ __all__ = [
     "Job",
     "Repository",
     "RepositorySecret",
+    "RestoreTestServer",
     "Run",
     "User",
     "UserRole",
+    "Verification",
 ]

@@ -76,6 +76,11 @@ class Job(Timestamps, Base):
     last_scheduled_slot: Mapped[datetime | None] = mapped_column(UtcDateTime())
     run_now_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     plan_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Restore tests (docs/verification.md): their schedule (None: monthly), how many files a large
+    # snapshot's test restores, and the last slot queued.
+    restore_test_schedule: Mapped[dict[str, Any] | None] = mapped_column(JsonText)
+    restore_test_sample_files: Mapped[int] = mapped_column(Integer, default=1000, server_default="1000")
+    restore_test_last_slot: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     client: Mapped[Client] = relationship(lazy="joined")
     repository: Mapped[Repository] = relationship(lazy="joined")

@@ -66,6 +66,9 @@ class Run(Base):
     snapshot_id: Mapped[str | None] = mapped_column(String(64))
     log: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str] = mapped_column(Text, default="")
+    # Set by a scrub or restore test that found this run's snapshot damaged (docs/verification.md).
+    damaged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    damage: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     job: Mapped[Job] = relationship(lazy="raise")
 

@@ -1,0 +1,72 @@
+"""Queuing the verifications that are due: a scrub per repository and a restore test per job.
+
+Each subject's schedule is planned by the same pure function as the runs
+(:func:`resguardo.jobs.scheduler.due_run`): a slot is queued once (the subject's last slot is moved
+forward conditionally, and the register's unique ``(subject, schedule_slot)`` index refuses a second
+row), missed slots are caught up with one verification, and a subject with a verification queued or
+running gets no other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from resguardo.catalog import VerificationTrigger, queries
+from resguardo.catalog.queries import VerificationScheduleRow
+from resguardo.jobs.scheduler import JobState, due_run, next_run
+from resguardo.schedules import InvalidSchedule, anchored_schedule_document, schedule_from_dict
+
+
+def verification_state(row: VerificationScheduleRow) -> JobState:
+    """Return the scheduler's view of a verification subject. Raises InvalidSchedule."""
+    schedule = schedule_from_dict(anchored_schedule_document(row.schedule, row.effective_since))
+    return JobState(
+        job_id=row.subject,
+        schedule=schedule,
+        effective_since=row.effective_since,
+        last_scheduled_slot=row.last_slot,
+        run_in_progress=row.busy,
+    )
+
+
+def next_verification(row: VerificationScheduleRow, now: datetime) -> datetime | None:
+    """Return when the subject's next verification is due (None: its schedule cannot be read)."""
+    try:
+        return next_run(verification_state(row), now)
+    except InvalidSchedule:
+        return None
+
+
+def schedule_verifications(session_factory: sessionmaker[Session], now: datetime) -> list[int]:
+    """Queue the verifications due at ``now``, each in its own commit; return their IDs."""
+    queued = []
+    with session_factory() as session:
+        rows = queries.verification_schedule_rows(session)
+        session.rollback()
+        for row in rows:
+            try:
+                due = due_run(verification_state(row), now)
+            except InvalidSchedule:
+                continue
+            if due is None or due.schedule_slot is None:
+                continue
+            if not queries.take_verification_slot(session, row, due.schedule_slot):
+                session.rollback()
+                continue
+            request = queries.VerificationRequest(
+                row.kind,
+                row.repository_id,
+                row.job_id,
+                VerificationTrigger.SCHEDULE,
+                "scheduler",
+                schedule_slot=due.schedule_slot,
+            )
+            verification = queries.queue_verification(session, request, now)
+            if verification is None:
+                session.rollback()
+                continue
+            session.commit()
+            queued.append(verification.id)
+    return queued

@@ -127,7 +127,7 @@ def mark_damaged_runs(
         .where(Job.repository_id == repository_id, Run.snapshot_id.is_not(None))
     )
     marked = []
-    for run, job_name in session.execute(statement).tuples():
+    for run, job_name in session.execute(statement).all():
         snapshot = str(run.snapshot_id)
         found = next((text for key, text in damage.items() if snapshot.startswith(key)), None)
         if found is None:

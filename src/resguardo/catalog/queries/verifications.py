@@ -230,4 +230,4 @@ def job_names(session: Session, job_ids: set[int]) -> dict[int, str]:
     """Return the names of the jobs ``job_ids`` (those that exist)."""
     if not job_ids:
         return {}
-    return dict(session.execute(select(Job.id, Job.name).where(Job.id.in_(job_ids))).tuples())
+    return {row[0]: row[1] for row in session.execute(select(Job.id, Job.name).where(Job.id.in_(job_ids)))}

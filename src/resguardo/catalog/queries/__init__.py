@@ -84,6 +84,8 @@ from resguardo.catalog.queries.verification_plans import (
     mark_damaged_runs,
     restore_test_server,
     save_scrub_progress,
+    set_job_restore_test,
+    set_repository_verification,
     set_restore_test_server,
     take_verification_slot,
     verification_schedule_rows,
@@ -192,4 +194,6 @@ __all__ = [
     "user_for_token",
     "verification_schedule_rows",
     "verification_statement",
+    "set_job_restore_test",
+    "set_repository_verification",
 ]

@@ -3,6 +3,7 @@ progress, runs found damaged, and the database servers restore tests restore int
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -16,10 +17,12 @@ from resguardo.catalog.models.verifications import (
     DEFAULT_RESTORE_TEST_SCHEDULE,
     DEFAULT_VERIFICATION_SCHEDULE,
 )
+from resguardo.catalog.queries._common import get_or_raise
 from resguardo.catalog.queries._sealed import open_sealed
 from resguardo.catalog.queries.verifications import pending_subjects, subject_of
 from resguardo.catalog.secrets import SecretKey
 from resguardo.core.errors import NotFound, UsageError
+from resguardo.schedules import checked_schedule_document
 
 RESTORE_TEST_SERVER_KINDS = ("postgresql", "mysql")
 
@@ -204,3 +207,59 @@ def restore_test_server(session: Session, key: SecretKey, kind: str) -> tuple[st
 
 def _context(kind: str) -> bytes:
     return f"restore-test-server:{kind}".encode()
+
+
+MAX_SCRUB_PERIOD_DAYS = 3660
+MAX_SAMPLE_FILES = 1_000_000
+
+
+def set_repository_verification(
+    session: Session,
+    repository_id: int,
+    *,
+    schedule: Mapping[str, Any] | None = None,
+    period_days: int | None = None,
+) -> Repository:
+    """Set a repository's scrub schedule and/or period (None: unchanged); flush; return it.
+
+    Raises:
+        NotFound: no such repository.
+        UsageError: a period out of 1..3660 days; InvalidSchedule: an invalid schedule (its field named).
+    """
+    record = get_or_raise(session, Repository, repository_id, "repository")
+    if schedule is not None:
+        record.verification_schedule = checked_schedule_document(dict(schedule))
+    if period_days is not None:
+        if not 1 <= period_days <= MAX_SCRUB_PERIOD_DAYS:
+            raise UsageError(
+                f"the scrub period must be from 1 to {MAX_SCRUB_PERIOD_DAYS} days, not {period_days}"
+            )
+        record.scrub_period_days = period_days
+    session.flush()
+    return record
+
+
+def set_job_restore_test(
+    session: Session,
+    job_id: int,
+    *,
+    schedule: Mapping[str, Any] | None = None,
+    sample_files: int | None = None,
+) -> Job:
+    """Set a job's restore-test schedule and/or sample size (None: unchanged); flush; return it.
+
+    Raises:
+        NotFound: no such job.
+        UsageError: a sample size out of range; InvalidSchedule: an invalid schedule.
+    """
+    job = get_or_raise(session, Job, job_id, "job")
+    if schedule is not None:
+        job.restore_test_schedule = checked_schedule_document(dict(schedule))
+    if sample_files is not None:
+        if not 1 <= sample_files <= MAX_SAMPLE_FILES:
+            raise UsageError(
+                f"the sample size must be from 1 to {MAX_SAMPLE_FILES} files, not {sample_files}"
+            )
+        job.restore_test_sample_files = sample_files
+    session.flush()
+    return job

@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from resguardo.catalog import SecretKey, queries
+from resguardo.catalog import SecretKey, VerificationState, queries
 from resguardo.catalog.models import Verification
-from resguardo.core.errors import NotFound, ResguardoError
+from resguardo.core.errors import IntegrityError, NotFound, ResguardoError
 from resguardo.engine.browse import open_file, walk_snapshot
 from resguardo.engine.repository import Repository
 from resguardo.engine.restorer import restore
@@ -59,14 +59,18 @@ def run_restore_test(
         raise NotFound(f"job {job.name!r} has no backup to test yet", "run the job first, then test it")
     servers = _servers(session, secret_key)
     with opened_repository(session, secret_key, job.repository_id, now, create=False) as (repository, _c, _n):
-        snapshot = load_snapshot(repository, run.snapshot_id)
-        if snapshot.streams:
-            outcome = _test_databases(repository, snapshot, servers, verification.id)
-        else:
-            outcome = _test_files(repository, snapshot, job.restore_test_sample_files, reporter)
+        try:
+            snapshot = load_snapshot(repository, run.snapshot_id)
+            if snapshot.streams:
+                outcome = _test_databases(repository, snapshot, servers, verification.id)
+            else:
+                outcome = _test_files(repository, snapshot, job.restore_test_sample_files, reporter)
+        except IntegrityError as error:
+            message = f"snapshot {run.snapshot_id[:8]} cannot be read: {error.message}"
+            outcome = VerificationOutcome(VerificationState.FAILED, message, {"problems": [message]}, message)
     outcome.snapshot_id = run.snapshot_id
     outcome.run_id = run.id
-    if outcome.state.value == "failed":
+    if outcome.state is VerificationState.FAILED:
         queries.mark_damaged_runs(
             session, job.repository_id, {run.snapshot_id: f"restore test: {outcome.summary}"[:4000]}, now
         )

@@ -22,6 +22,7 @@ from resguardo.api.routes import (
     plans,
     runs,
     session,
+    verifications,
 )
 from resguardo.api.settings import ApiSettings
 from resguardo.catalog import create_catalog_engine, session_factory
@@ -38,6 +39,7 @@ ROUTE_MODULES = (
     departments,
     audit,
     dashboard,
+    verifications,
 )
 """The modules whose ``router`` the application includes, in order."""
 

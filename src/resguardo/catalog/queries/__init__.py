@@ -177,7 +177,9 @@ __all__ = [
     "save_scrub_progress",
     "scheduling_rows",
     "set_client_secret",
+    "set_job_restore_test",
     "set_password",
+    "set_repository_verification",
     "set_restore_test_server",
     "set_roles",
     "set_secret",
@@ -194,6 +196,4 @@ __all__ = [
     "user_for_token",
     "verification_schedule_rows",
     "verification_statement",
-    "set_job_restore_test",
-    "set_repository_verification",
 ]

@@ -232,6 +232,7 @@ def _register_commands() -> None:
         commands_runs,
         commands_serve,
         commands_users,
+        commands_verify,
         commands_worker,
     )
 
@@ -257,6 +258,7 @@ def _register_commands() -> None:
         commands_jobs,
         commands_runs,
         commands_login,
+        commands_verify,
     ):
         catalog_module.register(app)
 

@@ -102,8 +102,16 @@ def verify_one(
         if claimed is None:
             return None
         verification_id = claimed.id
+    return verification_id, run_claimed_verification(session_factory, verification_id, settings, clock)
+
+
+def run_claimed_verification(
+    session_factory: sessionmaker[Session], verification_id: int, settings: WorkerSettings, clock: Clock
+) -> VerificationState | None:
+    """Run a verification ``settings.worker_id`` has claimed, with heartbeats; return its end state (None:
+    it was taken from this worker meanwhile)."""
     with _VerificationHeartbeat(session_factory, verification_id, settings, clock) as heartbeat:
-        state = run_verification(
+        return run_verification(
             session_factory,
             verification_id,
             settings.secret_key,
@@ -111,7 +119,6 @@ def verify_one(
             worker_id=settings.worker_id,
             clock=clock,
         )
-    return verification_id, state
 
 
 def verify_until_idle(

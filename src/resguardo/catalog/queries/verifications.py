@@ -145,17 +145,26 @@ def claim_next_verification(session: Session, worker_id: str, now: datetime) -> 
         )
     )
     for verification_id in candidates:
-        statement = (
-            update(Verification)
-            .where(Verification.id == verification_id, Verification.state == VerificationState.QUEUED)
-            .values(state=VerificationState.RUNNING, worker_id=worker_id, started_at=now, heartbeat_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if cast(CursorResult[Any], session.execute(statement)).rowcount == 1:
-            session.commit()
+        if claim_verification(session, verification_id, worker_id, now):
             return session.get(Verification, verification_id, populate_existing=True)
     session.rollback()
     return None
+
+
+def claim_verification(session: Session, verification_id: int, worker_id: str, now: datetime) -> bool:
+    """Claim the queued verification ``verification_id`` for ``worker_id``; commit; return whether it was
+    still queued (and is now this worker's)."""
+    statement = (
+        update(Verification)
+        .where(Verification.id == verification_id, Verification.state == VerificationState.QUEUED)
+        .values(state=VerificationState.RUNNING, worker_id=worker_id, started_at=now, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], session.execute(statement)).rowcount == 1:
+        session.commit()
+        return True
+    session.rollback()
+    return False
 
 
 def update_own_verification(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from resguardo.cli.catalog_client.local_inventory import LocalInventory
 from resguardo.cli.catalog_client.local_people import LocalPeople
 from resguardo.cli.catalog_client.local_plans import LocalPlans
+from resguardo.cli.catalog_client.local_verifications import LocalVerifications
 from resguardo.cli.commands_db import catalog_engine
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 
-class LocalCatalog(LocalInventory, LocalPeople, LocalPlans):
+class LocalCatalog(LocalInventory, LocalPeople, LocalPlans, LocalVerifications):
     """Every catalog command's operation on the catalog's database (see the protocol)."""
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from resguardo.cli.catalog_client.remote.inventory import RemoteInventory
 from resguardo.cli.catalog_client.remote.people import RemotePeople
 from resguardo.cli.catalog_client.remote.plans import RemotePlans
+from resguardo.cli.catalog_client.remote.verifications import RemoteVerifications
 
 
-class RemoteCatalog(RemoteInventory, RemotePeople, RemotePlans):
+class RemoteCatalog(RemoteInventory, RemotePeople, RemotePlans, RemoteVerifications):
     """Every catalog command's operation through a server's API (see the protocol)."""

@@ -16,7 +16,7 @@ from resguardo.catalog.models import Job, Run
 from resguardo.engine.browse import open_file
 from resguardo.engine.repository import Repository as EngineRepository
 from resguardo.engine.snapshot import load_snapshot
-from resguardo.engine.streams import StreamSource, StreamsOptions, backup_streams
+from resguardo.engine.streams import StreamsOptions, StreamSource, backup_streams
 from resguardo.sources.addresses import parse_address
 from resguardo.sources.scratch import database_exists
 from tests.fixtures.mariadb import PASSWORD as MARIADB_PASSWORD

@@ -10,15 +10,17 @@ from fastapi.routing import APIRoute
 
 from resguardo.api.auth import permission_of as api_permission_of
 from resguardo.api.permissions import PERMISSIONS
-from resguardo.catalog.enums import Role, RunTrigger
+from resguardo.catalog.enums import Role, RunTrigger, VerificationKind
 from resguardo.catalog.models import FailureEntry
 from resguardo.catalog.queries import (
+    VerificationRequest,
     create_client,
     create_job,
     create_repository,
     enqueue_run,
     find_category,
     list_audit,
+    queue_verification,
 )
 from resguardo.web.pages import permission_of
 from tests.api.conftest import NOW
@@ -49,6 +51,9 @@ SAME_AS_API = {
     ("POST", "/users/new"): ("POST", "/api/v1/users"),
     ("POST", "/users/{user_id}/edit"): ("PATCH", "/api/v1/users/{user_id}"),
     ("GET", "/audit"): ("GET", "/api/v1/audit"),
+    ("GET", "/verifications"): ("GET", "/api/v1/verifications"),
+    ("GET", "/verifications/{verification_id}"): ("GET", "/api/v1/verifications/{verification_id}"),
+    ("POST", "/verifications/new"): ("POST", "/api/v1/verifications"),
     ("POST", "/logout"): ("DELETE", "/api/v1/session"),
 }
 
@@ -112,6 +117,9 @@ def _objects(console: Console) -> dict[str, int]:
         session.flush()
         failure = FailureEntry(job_id=job.id, run_id=run.id, opened_at=NOW, error="disk full")
         session.add(failure)
+        request = VerificationRequest(VerificationKind.SCRUB, repository.id)
+        verification = queue_verification(session, request, NOW)
+        assert verification is not None
         session.commit()
         ids = {
             "client_id": client.id,
@@ -119,6 +127,7 @@ def _objects(console: Console) -> dict[str, int]:
             "job_id": job.id,
             "run_id": run.id,
             "failure_id": failure.id,
+            "verification_id": verification.id,
         }
     ids["user_id"] = console.user("matrix-target", [Role.REQUESTER])
     return ids

@@ -30,7 +30,7 @@ from resguardo.catalog import RunState, SecretKey, VerificationState, queries
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.core.errors import Conflict
 from resguardo.engine.crypto import KdfParameters
-from resguardo.jobs.verification_worker import verify_until_idle
+from resguardo.jobs.verification_worker import sweep_verifications, verify_one, verify_until_idle
 from resguardo.services import RunProgress, RunStopped, run_backup
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
@@ -169,6 +169,12 @@ class Worker:
                 cache_directory=self.settings.cache_directory,
             )
         return run_id, state
+
+    def verify_one(self) -> tuple[int, VerificationState | None] | None:
+        """Fail the verifications of dead workers, then run one queued verification; return (its ID, its
+        end state), or None when none is queued (docs/verification.md)."""
+        sweep_verifications(self.session_factory, self.settings, self.clock)
+        return verify_one(self.session_factory, self.settings, self.clock)
 
     def run_until_idle(self) -> list[tuple[int, RunState | None]]:
         """Sweep, then run due runs until none is left to claim, then the queued verifications

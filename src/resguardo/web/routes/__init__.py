@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from resguardo.web.routes import audit, client_tests, dashboard, inventory, jobs, people, runs, session
+from resguardo.web.routes import (
+    audit,
+    client_tests,
+    dashboard,
+    inventory,
+    jobs,
+    people,
+    runs,
+    session,
+    verifications,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     session.router,
@@ -11,6 +21,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     client_tests.router,  # after inventory: /clients/new before /clients/{id}
     jobs.router,
     runs.router,
+    verifications.router,
     people.router,
     audit.router,
 )

@@ -3,12 +3,13 @@ progress, runs found damaged, and the database servers restore tests restore int
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, Text, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from resguardo.catalog.enums import VerificationKind
@@ -27,15 +28,26 @@ from resguardo.schedules import checked_schedule_document
 RESTORE_TEST_SERVER_KINDS = ("postgresql", "mysql")
 
 
+DEFAULT_SCHEDULE_TEXT = {
+    VerificationKind.SCRUB: json.dumps(DEFAULT_VERIFICATION_SCHEDULE, sort_keys=True),
+    VerificationKind.RESTORE_TEST: json.dumps(DEFAULT_RESTORE_TEST_SCHEDULE, sort_keys=True),
+}
+"""The default schedules as the catalog stores documents (JSON text, keys sorted)."""
+
+
 @dataclass(frozen=True)
 class VerificationScheduleRow:
-    """What the scheduler needs of one subject: a repository (scrubs) or a job (restore tests)."""
+    """What the scheduler needs of one subject: a repository (scrubs) or a job (restore tests).
+
+    ``schedule_text`` is the schedule document as stored (JSON text; the default one when none is set),
+    so that a scheduler can keep the schedules it parsed by their text.
+    """
 
     kind: VerificationKind
     repository_id: int
     job_id: int | None
     name: str
-    schedule: dict[str, Any]
+    schedule_text: str
     effective_since: datetime
     last_slot: datetime | None
     busy: bool
@@ -47,38 +59,42 @@ class VerificationScheduleRow:
 
 
 def verification_schedule_rows(session: Session) -> list[VerificationScheduleRow]:
-    """Return a row per repository (its scrub) and per job not paused (its restore test)."""
+    """Return a row per repository (its scrub) and per job not paused (its restore test), reading only
+    the columns needed (a scheduling pass runs every half minute over every job)."""
     busy = pending_subjects(session)
-    rows = []
-    for repository in session.scalars(select(Repository).order_by(Repository.id)):
-        row = VerificationScheduleRow(
-            VerificationKind.SCRUB,
-            repository.id,
-            None,
-            repository.name,
-            repository.verification_schedule or DEFAULT_VERIFICATION_SCHEDULE,
-            repository.created_at,
-            repository.verification_last_slot,
-            False,
+    scrub, test = VerificationKind.SCRUB, VerificationKind.RESTORE_TEST
+    repositories = select(
+        Repository.id,
+        Repository.name,
+        type_coerce(Repository.verification_schedule, Text),
+        Repository.created_at,
+        Repository.verification_last_slot,
+    ).order_by(Repository.id)
+    jobs = (
+        select(
+            Job.id,
+            Job.repository_id,
+            Job.name,
+            type_coerce(Job.restore_test_schedule, Text),
+            Job.created_at,
+            Job.restore_test_last_slot,
         )
-        rows.append(_with_busy(row, busy))
-    for job in session.scalars(select(Job).where(Job.paused.is_(False)).order_by(Job.id)):
-        row = VerificationScheduleRow(
-            VerificationKind.RESTORE_TEST,
-            job.repository_id,
-            job.id,
-            job.name,
-            job.restore_test_schedule or DEFAULT_RESTORE_TEST_SCHEDULE,
-            job.created_at,
-            job.restore_test_last_slot,
-            False,
+        .where(Job.paused.is_(False))
+        .order_by(Job.id)
+    )
+    rows = [
+        VerificationScheduleRow(
+            scrub, identity, None, name, text or DEFAULT_SCHEDULE_TEXT[scrub], created, last, False
         )
-        rows.append(_with_busy(row, busy))
-    return rows
-
-
-def _with_busy(row: VerificationScheduleRow, busy: set[str]) -> VerificationScheduleRow:
-    return VerificationScheduleRow(**{**row.__dict__, "busy": row.subject in busy})
+        for identity, name, text, created, last in session.execute(repositories)
+    ]
+    rows.extend(
+        VerificationScheduleRow(
+            test, repository_id, identity, name, text or DEFAULT_SCHEDULE_TEXT[test], created, last, False
+        )
+        for identity, repository_id, name, text, created, last in session.execute(jobs)
+    )
+    return [replace(row, busy=True) if row.subject in busy else row for row in rows]
 
 
 def take_verification_slot(session: Session, row: VerificationScheduleRow, slot: datetime) -> bool:

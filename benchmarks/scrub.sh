@@ -45,7 +45,8 @@ for _round in $(seq "$ROUNDS"); do
         check --read-data
     timed resguardo-check-read-data "$OUT/resguardo" -- env RESGUARDO_CACHE_DIR="$OUT/cache-r" \
         "$RESGUARDO" --repo "$OUT/resguardo" check --read-data
-    timed resguardo-service-scrub "$OUT/resguardo" -- "$PY" "$HERE/benchmarks/scrub_service.py" "$OUT/resguardo"
+    timed resguardo-service-scrub "$OUT/resguardo" -- env RESGUARDO_CACHE_DIR="$OUT/cache-r" \
+        "$PY" "$HERE/benchmarks/scrub_service.py" "$OUT/resguardo"
     cat "$OUT/resguardo-service-scrub.out"
 done
 echo "medians (wall s):"

@@ -1,6 +1,7 @@
 """Run one full scrub of an existing repository through the service, as a worker does; print JSON.
 
-Usage: ``python benchmarks/scrub_service.py REPOSITORY`` with the passphrase in ``RESGUARDO_PASSWORD``.
+Usage: ``python benchmarks/scrub_service.py REPOSITORY`` with the passphrase in ``RESGUARDO_PASSWORD``
+(and the engine's cache, as a worker has one, in ``RESGUARDO_CACHE_DIR``).
 A throwaway SQLite catalog (in a temporary folder) records the repository with a scrub period of one
 day, so that the single scrub reads every pack; the verification is queued with "verify now" and run
 by :func:`resguardo.jobs.verification_worker.verify_until_idle`. Prints the verification's state, the
@@ -48,7 +49,9 @@ def main(repository: str) -> dict[str, object]:
             session.commit()
         started = time.monotonic()
         [(verification_id, state)] = verify_until_idle(
-            sessions, WorkerSettings(key, worker_id="bench"), SYSTEM_CLOCK
+            sessions,
+            WorkerSettings(key, worker_id="bench", cache_directory=os.environ.get("RESGUARDO_CACHE_DIR")),
+            SYSTEM_CLOCK,
         )
         seconds = time.monotonic() - started
         with sessions() as session:

@@ -118,6 +118,7 @@ def run_claimed_verification(
             heartbeat.report,
             worker_id=settings.worker_id,
             clock=clock,
+            cache_directory=settings.cache_directory,
         )
 
 

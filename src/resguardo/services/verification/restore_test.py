@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -44,9 +45,16 @@ SERVER_KIND = {"postgresql.database": "postgresql", "mysql.database": "mysql"}
 
 
 def run_restore_test(
-    session: Session, secret_key: SecretKey, verification: Verification, reporter: ProgressReporter, now: Any
+    session: Session,
+    secret_key: SecretKey,
+    verification: Verification,
+    reporter: ProgressReporter,
+    now: datetime,
+    *,
+    cache_directory: str | None = None,
 ) -> VerificationOutcome:
     """Restore-test the latest backup of the verification's job; return the outcome.
+    ``cache_directory``: the engine's metadata cache (None: none).
 
     Raises:
         NotFound: the job has no backup yet.
@@ -58,7 +66,9 @@ def run_restore_test(
     if run is None or run.snapshot_id is None:
         raise NotFound(f"job {job.name!r} has no backup to test yet", "run the job first, then test it")
     servers = _servers(session, secret_key)
-    with opened_repository(session, secret_key, job.repository_id, now, create=False) as (repository, _c, _n):
+    with opened_repository(
+        session, secret_key, job.repository_id, now, create=False, cache_directory=cache_directory
+    ) as (repository, _c, _n):
         try:
             snapshot = load_snapshot(repository, run.snapshot_id)
             if snapshot.streams:

@@ -24,9 +24,12 @@ def run_verification(
     *,
     worker_id: str,
     clock: Clock = SYSTEM_CLOCK,
+    cache_directory: str | None = None,
 ) -> VerificationState | None:
     """Run a verification claimed by ``worker_id`` and finish it in the register (and, for a scrub that
     ended, store the cycle's progress in the same transaction).
+
+    ``cache_directory`` is the engine's local metadata cache (None: none), as for backups.
 
     Returns:
         the state it ended in, or None when it was stopped or taken from this worker meanwhile.
@@ -36,9 +39,13 @@ def run_verification(
         started = clock.monotonic()
         try:
             if verification.kind is VerificationKind.SCRUB:
-                outcome = run_scrub(session, secret_key, verification, reporter, clock.now())
+                outcome = run_scrub(
+                    session, secret_key, verification, reporter, clock.now(), cache_directory=cache_directory
+                )
             else:
-                outcome = run_restore_test(session, secret_key, verification, reporter, clock.now())
+                outcome = run_restore_test(
+                    session, secret_key, verification, reporter, clock.now(), cache_directory=cache_directory
+                )
         except VerificationStopped:
             session.rollback()
             return None

@@ -55,8 +55,11 @@ def run_scrub(
     verification: Verification,
     reporter: ProgressReporter,
     now: datetime,
+    *,
+    cache_directory: str | None = None,
 ) -> VerificationOutcome:
     """Scrub the verification's repository; return the outcome (the progress to store included).
+    ``cache_directory``: the engine's metadata cache (None: none).
 
     Raises:
         ResguardoError: the repository cannot be opened or listed (the verification fails).
@@ -72,7 +75,9 @@ def run_scrub(
             reporter(VerificationProgress(bytes_read=event.bytes_done, packs_read=event.files_done))
 
     with (
-        opened_repository(session, secret_key, record.id, now, create=False) as (repository, _created, _note),
+        opened_repository(
+            session, secret_key, record.id, now, create=False, cache_directory=cache_directory
+        ) as (repository, _created, _note),
         locked(repository),
     ):
         chosen = plan_slice(progress, stored_packs(repository), now, period, interval)

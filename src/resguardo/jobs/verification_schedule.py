@@ -32,6 +32,24 @@ def parsed_schedule(text: str, effective_since: datetime) -> Schedule:
     return schedule_from_dict(anchored_schedule_document(document, effective_since))
 
 
+@functools.lru_cache(maxsize=65536)
+def first_slot_after(text: str, effective_since: datetime, reference: datetime) -> datetime:
+    """Return the first slot of a stored schedule after ``reference``; kept, so that a steady pass over
+    thousands of subjects with nothing due computes no slot at all. Raises InvalidSchedule."""
+    return parsed_schedule(text, effective_since).first_slot_after(reference)
+
+
+def may_be_due(row: VerificationScheduleRow, now: datetime) -> bool:
+    """Return False when the subject is certainly not due at ``now`` (busy, or its next slot is later);
+    True when the planner must look. Raises InvalidSchedule."""
+    if row.busy:
+        return False
+    reference = row.effective_since
+    if row.last_slot is not None and row.last_slot >= reference:
+        reference = row.last_slot
+    return first_slot_after(row.schedule_text, row.effective_since, reference) <= now
+
+
 def verification_state(row: VerificationScheduleRow) -> JobState:
     """Return the scheduler's view of a verification subject. Raises InvalidSchedule."""
     schedule = parsed_schedule(row.schedule_text, row.effective_since)
@@ -60,7 +78,7 @@ def schedule_verifications(session_factory: sessionmaker[Session], now: datetime
         session.rollback()
         for row in rows:
             try:
-                due = due_run(verification_state(row), now)
+                due = due_run(verification_state(row), now) if may_be_due(row, now) else None
             except InvalidSchedule:
                 continue
             if due is None or due.schedule_slot is None:

@@ -41,11 +41,11 @@ def _backed_up_job(mode: Mode, tmp_path: Path) -> None:
     (tree / "b.bin").write_bytes(bytes(range(256)) * 300)
     secret = tmp_path / "passphrase"
     secret.write_text(PASSPHRASE + "\n")
+    job = ("--client", "here", "--repository", "main", "--category", "documents", "--path", str(tree))
     for argv in (
         ("client", "add", "here", "--transport", "local"),
         ("repository", "add", "main", "--url", str(tmp_path / "repo"), "--password-file", str(secret)),
-        ("job", "add", "docs", "--client", "here", "--repository", "main", "--category", "documents")
-        + ("--path", str(tree)),
+        ("job", "add", "docs", *job),
         ("job", "run", "docs"),
     ):
         assert mode.cli(*argv).exit_code == 0

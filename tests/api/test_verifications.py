@@ -48,6 +48,8 @@ def test_an_operator_queues_verifications_an_auditor_lists_filters_and_exports_t
     assert by_repository["total"] == 2
     later = api.client.get("/api/v1/verifications", params={"since": "2100-01-01T00:00:00Z"}, headers=auditor)
     assert later.json()["total"] == 0
+    naive = api.client.get("/api/v1/verifications", params={"until": "2100-01-01T00:00:00"}, headers=auditor)
+    assert naive.status_code == 200 and naive.json()["total"] == 2  # a moment without a zone is UTC
     shown = api.client.get(f"/api/v1/verifications/{scrub.json()['id']}", headers=auditor)
     assert shown.json()["evidence"] == {}
     for url, params in (("/api/v1/verifications.csv", {}), ("/api/v1/verifications", {"format": "csv"})):
@@ -108,6 +110,10 @@ def test_a_restore_test_server_password_is_sealed_and_never_shown(api: Api, admi
         "/api/v1/verification-servers/mysql", json={"url": "mysql://root:hunter2@db/"}, headers=admin
     )
     unknown = api.client.put("/api/v1/verification-servers/oracle", json=body, headers=admin)
+    other_kind = api.client.put(
+        "/api/v1/verification-servers/mysql", json={"url": "mysql://tester@[bad/"}, headers=admin
+    )
+    assert other_kind.status_code == 422
     listed = api.client.get("/api/v1/verification-servers", headers=admin)
     audit = api.client.get("/api/v1/audit", params={"limit": 500}, headers=admin)
 

@@ -3,7 +3,7 @@ and restore tests, and the database servers restore tests restore into."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -43,6 +43,7 @@ from resguardo.jobs.verification_documents import (
 )
 from resguardo.schedules import checked_schedule_document
 from resguardo.services.verification import verify_now
+from resguardo.sources.addresses import parse_address
 
 router = APIRouter(prefix="/api/v1", tags=["verification"])
 VerificationId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
@@ -88,7 +89,13 @@ def _filter(  # noqa: PLR0917 (each filter is a query parameter)
     since: datetime | None,
     until: datetime | None,
 ) -> VerificationFilter:
+    """Return the register's filter; a moment given without a time zone is taken as UTC."""
+    since, until = (_utc(moment) for moment in (since, until))
     return VerificationFilter(kind, repository_id, job_id, state, since, until)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 @router.get("/verifications")
@@ -250,6 +257,7 @@ def verification_servers_set(
     record = set_restore_test_server(
         session, key, kind, body.url, body.password, now_of(request), principal.user.username
     )
+    parse_address(body.url, kind)  # ConfigurationError (422) when it is no server address of its kind
     document = server_json(record)
     audit(session, request, principal, "verification_server.set", "verification_server", kind, after=document)
     session.commit()

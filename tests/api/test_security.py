@@ -83,6 +83,8 @@ def _objects(api: Api) -> dict[str, int]:
         "user_id": 999_999,
         "token_id": 999_999,
         "restore_id": 999_999,
+        "verification_id": 999_999,
+        "kind": "postgresql",
     }
 
 

@@ -203,3 +203,27 @@ def test_a_second_backup_after_most_files_went_away_shows_a_verification_warning
     assert "the backup has 80% fewer files than the last one (20 → 4)" in reasons
     browser.get(server.url + "/runs?verification=warnings")
     assert "shrinking-oliver" in browser.find_element(By.CSS_SELECTOR, "main table").text
+
+
+def _verification_passed(browser: WebDriver) -> bool:
+    """Reload the verification's page; return whether it shows the verification passed."""
+    browser.refresh()
+    return bool(browser.find_elements(By.CSS_SELECTOR, "#verification-state .badge[data-state=passed]"))
+
+
+def test_operator_presses_verify_now_on_the_repository_page_and_sees_the_scrub_pass(
+    browser: WebDriver, server: Server, tmp_path: Path
+) -> None:
+    _log_in(browser, server, "oliver")
+    _create_job_and_run_it(browser, server, "documents-to-verify", make_tree(tmp_path / "tree"))
+    browser.get(server.url + "/repositories")
+    browser.find_element(By.LINK_TEXT, "Verification").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Scrubs of local"
+
+    _until(browser, server, expected.element_to_be_clickable((By.ID, "verify-now"))).click()
+    _until(browser, server, _verification_passed)
+
+    assert "no damage found" in browser.find_element(By.ID, "verification-summary").text
+    assert '"packs"' in browser.find_element(By.ID, "verification-evidence").text
+    browser.get(server.url + "/verifications")
+    assert "Passed" in browser.find_element(By.ID, "verifications").text

@@ -10,9 +10,10 @@ from fastapi.routing import APIRoute
 
 from resguardo.api.auth import permission_of as api_permission_of
 from resguardo.api.permissions import PERMISSIONS
-from resguardo.catalog.enums import RestoreKind, Role, RunState, RunTrigger
+from resguardo.catalog.enums import RestoreKind, Role, RunState, RunTrigger, VerificationKind
 from resguardo.catalog.models import FailureEntry
 from resguardo.catalog.queries import (
+    VerificationRequest,
     create_client,
     create_job,
     create_repository,
@@ -20,6 +21,7 @@ from resguardo.catalog.queries import (
     enqueue_run,
     find_category,
     list_audit,
+    queue_verification,
 )
 from resguardo.web.pages import permission_of
 from tests.api.conftest import NOW
@@ -55,6 +57,9 @@ SAME_AS_API = {
     ("POST", "/users/new"): ("POST", "/api/v1/users"),
     ("POST", "/users/{user_id}/edit"): ("PATCH", "/api/v1/users/{user_id}"),
     ("GET", "/audit"): ("GET", "/api/v1/audit"),
+    ("GET", "/verifications"): ("GET", "/api/v1/verifications"),
+    ("GET", "/verifications/{verification_id}"): ("GET", "/api/v1/verifications/{verification_id}"),
+    ("POST", "/verifications/new"): ("POST", "/api/v1/verifications"),
     ("POST", "/logout"): ("DELETE", "/api/v1/session"),
 }
 
@@ -130,6 +135,9 @@ def _objects(console: Console) -> dict[str, int]:
             overwrite=False,
             now=NOW,
         )
+        request = VerificationRequest(VerificationKind.SCRUB, repository.id)
+        verification = queue_verification(session, request, NOW)
+        assert verification is not None
         session.commit()
         ids = {
             "client_id": client.id,
@@ -138,6 +146,7 @@ def _objects(console: Console) -> dict[str, int]:
             "run_id": run.id,
             "failure_id": failure.id,
             "restore_id": restore.id,
+            "verification_id": verification.id,
         }
     ids["user_id"] = console.user("matrix-target", [Role.REQUESTER])
     return ids

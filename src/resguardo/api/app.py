@@ -23,6 +23,7 @@ from resguardo.api.routes import (
     restores,
     runs,
     session,
+    verifications,
 )
 from resguardo.api.settings import ApiSettings
 from resguardo.catalog import create_catalog_engine, session_factory
@@ -40,6 +41,7 @@ ROUTE_MODULES = (
     departments,
     audit,
     dashboard,
+    verifications,
 )
 """The modules whose ``router`` the application includes, in order."""
 

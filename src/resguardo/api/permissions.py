@@ -8,7 +8,9 @@ walks every endpoint with every role against this table.
 * the IT director plans (categories, jobs) and reads all registers;
 * operators configure and test clients, configure repositories and jobs, run and cancel runs, and
   analyse failures, and start and cancel restores (which everyone reading runs may follow);
-* auditors read every register, the audit log included, and change nothing;
+* auditors read every register, the audit log and the verification register included (and export it
+  as CSV), and change nothing;
+* operators also run verifications now ("verify now") and set the restore-test servers;
 * custodians see repositories, jobs, runs and the dashboard (the media they keep come from them);
 * area directors see the categories and jobs (their department's requests come later);
 * requesters see the categories;
@@ -59,6 +61,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tokens.own": EVERYONE,
     "audit.read": frozenset({ADMIN, AUDITOR}),
     "dashboard.read": READERS | {CUSTODIAN},
+    "verifications.read": READERS,
+    "verifications.run": CONFIGURERS,
+    "verifications.configure": CONFIGURERS,
 }
 """Permission name -> the roles that hold it."""
 

@@ -20,6 +20,9 @@ from resguardo.catalog.enums import (
     SecretName,
     Transport,
     Verification,
+    VerificationKind,
+    VerificationState,
+    VerificationTrigger,
 )
 from resguardo.catalog.migrate import upgrade
 from resguardo.catalog.secrets import SecretKey, load_secret_key
@@ -36,6 +39,9 @@ __all__ = [
     "SecretName",
     "Transport",
     "Verification",
+    "VerificationKind",
+    "VerificationState",
+    "VerificationTrigger",
     "create_catalog_engine",
     "database_url",
     "default_data_dir",

@@ -108,3 +108,27 @@ class ClientSecretName(enum.StrEnum):
     SSH_PRIVATE_KEY = "ssh_private_key"
     SSH_KEY_PASSPHRASE = "ssh_key_passphrase"  # noqa: S105 (a secret's name, not a secret)
     DATABASE_PASSWORD = "database_password"  # noqa: S105 (a secret's name, not a secret)
+
+
+class VerificationKind(enum.StrEnum):
+    """What a periodic verification does: read part of a repository (scrub), or restore a job's backup."""
+
+    SCRUB = "scrub"
+    RESTORE_TEST = "restore_test"
+
+
+class VerificationState(enum.StrEnum):
+    """Where a verification is: queued, running, then passed, passed with warnings, or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PASSED = "passed"
+    WARNINGS = "warnings"
+    FAILED = "failed"
+
+
+class VerificationTrigger(enum.StrEnum):
+    """Why a verification was queued: its schedule, or a person ("verify now")."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"

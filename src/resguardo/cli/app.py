@@ -233,6 +233,7 @@ def _register_commands() -> None:
         commands_runs,
         commands_serve,
         commands_users,
+        commands_verify,
         commands_worker,
     )
 
@@ -259,6 +260,7 @@ def _register_commands() -> None:
         commands_runs,
         commands_restores,
         commands_login,
+        commands_verify,
     ):
         catalog_module.register(app)
 

@@ -92,8 +92,8 @@ def _guarded(name: str, body: Callable[[], None], stop: threading.Event) -> Call
 
 
 def _work(worker: Worker, stop: threading.Event) -> None:
-    """Sweep stale runs, carry out queued restores and run due runs until ``stop`` is set; never start
-    one once it is set."""
+    """Sweep stale runs, carry out queued restores and run due runs (then queued verifications, when no
+    run is due) until ``stop`` is set; never start one once it is set."""
     while not stop.is_set():
         swept = worker.sweep()
         if swept:
@@ -104,7 +104,11 @@ def _work(worker: Worker, stop: threading.Event) -> None:
             continue
         done = worker.run_one()
         if done is None:
-            stop.wait(worker.settings.poll_interval)
+            verified = worker.verify_one()
+            if verified is None:
+                stop.wait(worker.settings.poll_interval)
+            else:
+                LOGGER.info("verification %d ended: %s", verified[0], verified[1] or "stopped")
             continue
         run_id, state = done
         LOGGER.info("run %d ended: %s", run_id, state or "stopped")

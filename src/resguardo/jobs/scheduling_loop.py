@@ -30,6 +30,7 @@ from resguardo.catalog import RunTrigger, queries
 from resguardo.catalog.queries import SchedulingRow
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.jobs.scheduler import JobState, Trigger, plan
+from resguardo.jobs.verification_schedule import schedule_verifications
 from resguardo.schedules import InvalidSchedule, Schedule, anchored_schedule_document, schedule_from_dict
 
 DEFAULT_PASS_INTERVAL = 30.0
@@ -44,11 +45,13 @@ class PassResult:
         queued: the IDs of the runs it queued.
         lost: how many due runs another scheduler (or a change of the job) queued or changed first.
         unreadable: (job name, message) of jobs whose schedule could not be read; they were skipped.
+        verifications: the IDs of the verifications it queued (scrubs, restore tests).
     """
 
     queued: list[int] = field(default_factory=list)
     lost: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    verifications: list[int] = field(default_factory=list)
 
 
 class ScheduleCache:
@@ -133,6 +136,7 @@ def schedule_pass(
             else:
                 result.queued.append(run.id)
     cache.end_pass()
+    result.verifications = schedule_verifications(session_factory, now)
     return result
 
 

@@ -34,10 +34,11 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from resguardo.catalog import RestoreState, RunState, SecretKey, queries
+from resguardo.catalog import RestoreState, RunState, SecretKey, VerificationState, queries
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.core.errors import Conflict
 from resguardo.engine.crypto import KdfParameters
+from resguardo.jobs.verification_worker import sweep_verifications, verify_one, verify_until_idle
 from resguardo.services import RestoreStopped, RunProgress, RunStopped, run_backup, run_restore
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
@@ -167,6 +168,7 @@ class Worker:
         self.settings = settings
         self.clock = clock
         self.restores_done: list[tuple[int, RestoreState | None]] = []
+        self.verified: list[tuple[int, VerificationState | None]] = []
 
     def sweep(self) -> list[int]:
         """Fail the running runs of dead workers (their retries are queued), and their running restores;
@@ -225,9 +227,16 @@ class Worker:
             )
         return run_id, state
 
+    def verify_one(self) -> tuple[int, VerificationState | None] | None:
+        """Fail the verifications of dead workers, then run one queued verification; return (its ID, its
+        end state), or None when none is queued (docs/verification.md)."""
+        sweep_verifications(self.session_factory, self.settings, self.clock)
+        return verify_one(self.session_factory, self.settings, self.clock)
+
     def run_until_idle(self) -> list[tuple[int, RunState | None]]:
-        """Sweep, then run queued restores and due runs until none is left; return the runs that ran
-        (the restores carried out are in ``restores_done``, emptied at each call)."""
+        """Sweep, then run queued restores and due runs until none is left, then the queued verifications
+        (docs/verification.md); return the runs that ran (the restores carried out are in
+        ``restores_done``, the verifications in ``verified``, both emptied at each call)."""
         self.sweep()
         self.restores_done = []
         done = []
@@ -235,10 +244,11 @@ class Worker:
         while (result := self.run_one()) is not None:
             done.append(result)
             self._restore_all()
+        self.verified = verify_until_idle(self.session_factory, self.settings, self.clock)
         return done
 
     def serve(self, stop: threading.Event) -> None:
         """Sweep and run due runs, waiting ``poll_interval`` when idle, until ``stop`` is set."""
         while not stop.is_set():
-            if not self.run_until_idle() and not self.restores_done:
+            if not self.run_until_idle() and not self.restores_done and not self.verified:
                 stop.wait(self.settings.poll_interval)

@@ -48,9 +48,11 @@ def opened_repository(
     *,
     kdf: KdfParameters | None = None,
     cache_directory: str | None = None,
+    create: bool = True,
 ) -> Iterator[tuple[Repository, bool, str]]:
     """Open a catalog repository with its sealed passphrase; create it if the service never did.
 
+    With ``create`` false (a verification), a repository missing from its storage is an error too.
     A repository the catalog records as initialized (``initialized_at``) that is missing from its
     storage is an error, not a reason to create an empty one: the data went somewhere.
 
@@ -73,10 +75,10 @@ def opened_repository(
         created = False
         if storage.exists(CONFIG_NAME):
             repository = Repository.open(storage, passphrase, cache_directory=cache_directory)
-        elif record.initialized_at is not None:
+        elif record.initialized_at is not None or not create:
+            created_at = record.initialized_at.isoformat() if record.initialized_at else "no backup yet"
             raise RepositoryNotFound(
-                f"repository {record.name!r} was created at {record.initialized_at.isoformat()} "
-                f"but is missing from {storage.location}",
+                f"repository {record.name!r} ({created_at}) is missing from {storage.location}",
                 "check the storage (a missing disk or mount?) before running its jobs again",
             )
         else:

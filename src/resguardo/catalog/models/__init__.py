@@ -13,6 +13,7 @@ from resguardo.catalog.models.people import ApiToken, Department, User, UserRole
 from resguardo.catalog.models.plans import MINIMUM_RECORDS_KEEP_DAYS, Category, Job
 from resguardo.catalog.models.restores import Restore
 from resguardo.catalog.models.runs import FailureEntry, Run
+from resguardo.catalog.models.verifications import RestoreTestServer, Verification
 
 __all__ = [
     "MINIMUM_RECORDS_KEEP_DAYS",
@@ -29,7 +30,9 @@ __all__ = [
     "Repository",
     "RepositorySecret",
     "Restore",
+    "RestoreTestServer",
     "Run",
     "User",
     "UserRole",
+    "Verification",
 ]

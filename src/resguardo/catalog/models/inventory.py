@@ -101,6 +101,12 @@ class Repository(Timestamps, Base):
     max_concurrent_runs: Mapped[int] = mapped_column(
         Integer, default=DEFAULT_MAX_CONCURRENT_RUNS, server_default=str(DEFAULT_MAX_CONCURRENT_RUNS)
     )
+    # Periodic verification (docs/verification.md): the scrub's schedule (None: weekly), the days in
+    # which every pack is read once, the progress of the current cycle, and the last slot queued.
+    verification_schedule: Mapped[dict[str, Any] | None] = mapped_column(JsonText)
+    scrub_period_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    scrub_progress: Mapped[dict[str, Any] | None] = mapped_column(JsonText)
+    verification_last_slot: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     secrets: Mapped[list[RepositorySecret]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="RepositorySecret.name"

@@ -84,6 +84,11 @@ class Job(Timestamps, Base):
     size_change_percent: Mapped[int | None] = mapped_column(Integer)
     file_count_change_percent: Mapped[int | None] = mapped_column(Integer)
     unchanged_dump_days: Mapped[int | None] = mapped_column(Integer)
+    # Restore tests (docs/verification.md): their schedule (None: monthly), how many files a large
+    # snapshot's test restores, and the last slot queued.
+    restore_test_schedule: Mapped[dict[str, Any] | None] = mapped_column(JsonText)
+    restore_test_sample_files: Mapped[int] = mapped_column(Integer, default=1000, server_default="1000")
+    restore_test_last_slot: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     client: Mapped[Client] = relationship(lazy="joined")
     repository: Mapped[Repository] = relationship(lazy="joined")

@@ -75,6 +75,9 @@ class Run(Base):
     )
     verification_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonText)
     verification_figures: Mapped[dict[str, Any] | None] = mapped_column(JsonText)
+    # Set by a scrub or restore test that found this run's snapshot damaged (docs/verification.md).
+    damaged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    damage: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     job: Mapped[Job] = relationship(lazy="raise")
 

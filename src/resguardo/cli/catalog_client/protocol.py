@@ -189,3 +189,22 @@ class CatalogClient(Protocol):
         """Queue the failed or cancelled restore ``restore_id`` again; return the new one. Raises NotFound,
         Conflict (any other state)."""
         ...
+
+    def request_verification(self, repository: str | None, job: str | None) -> Record:
+        """Queue a scrub of the repository ``repository`` or a restore test of the job ``job`` (one of the
+        two); return it. Raises NotFound, UsageError, Conflict (one is pending), AccessDenied."""
+        ...
+
+    def wait_for_verification(self, verification_id: int) -> Record:
+        """Return the verification once it has finished (the local mode runs it itself; the remote mode
+        waits for the server's workers). Raises NotFound."""
+        ...
+
+    def show_verification(self, verification_id: int) -> Record:
+        """Return the verification ``verification_id`` with its evidence. Raises NotFound."""
+        ...
+
+    def list_verifications(self, filters: dict[str, Any]) -> list[Record]:
+        """Return the register, newest first; ``filters`` may name ``kind``, ``state``, ``repository``,
+        ``job``. Raises NotFound (no such repository or job)."""
+        ...

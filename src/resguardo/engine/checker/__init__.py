@@ -11,6 +11,7 @@ and the check goes on with what remains.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 
 from resguardo.core.errors import ConfigurationError
@@ -36,6 +37,7 @@ def check(
     *,
     read_data: bool = False,
     subset: str | None = None,
+    packs: Collection[bytes] | None = None,
     reporter: Reporter = ignore_events,
     workers: int = 2,
     processes: bool | None = None,
@@ -47,6 +49,8 @@ def check(
         read_data: read every pack whole and verify every blob in it.
         subset: read only some packs: ``"N%"`` (a random N percent) or ``"n/t"`` (group n of t, chosen by
             pack ID, so that 1/t .. t/t cover every pack once); implies ``read_data``.
+        packs: read exactly these packs (IDs), those of them still stored; implies ``read_data``. A
+            rotating scrub passes the slice it reads this time. Not together with ``subset``.
         reporter: receives Progress("check", ...) events and one ItemWarning per problem.
         workers: threads (or processes) that read and verify packs.
         processes: verify packs in worker processes (True), threads (False), or choose by the amount of
@@ -56,16 +60,18 @@ def check(
         the report: errors, warnings, counts, and the snapshot paths every damaged object affects.
 
     Raises:
-        ConfigurationError: ``subset`` is malformed or ``workers`` is less than 1.
+        ConfigurationError: ``subset`` is malformed, given with ``packs``, or ``workers`` is less than 1.
         StorageError: storage could not even be listed.
     """
     chosen = parse_subset(subset) if subset is not None else None
+    if chosen is not None and packs is not None:
+        raise ConfigurationError("give either a subset of packs or a list of packs, not both")
     if workers < 1:
         raise ConfigurationError(f"workers must be at least 1, not {workers}")
     started = repository.clock.monotonic()
     checker = _Checker(repository, reporter, workers)
     report = checker.report
-    report.read_data = read_data or chosen is not None
+    report.read_data = read_data or chosen is not None or packs is not None
     report.subset = subset
     checker.progress("structure", 0, force=True)
     checker.check_config()
@@ -79,9 +85,12 @@ def check(
         try:
             if report.read_data:
                 pack_ids = sorted(checker.stored_sizes)
-                checker.start_data(
-                    executor, chosen.select(pack_ids) if chosen is not None else pack_ids, processes
-                )
+                if packs is not None:
+                    wanted = set(packs)
+                    pack_ids = [pack_id for pack_id in pack_ids if pack_id in wanted]
+                elif chosen is not None:
+                    pack_ids = chosen.select(pack_ids)
+                checker.start_data(executor, pack_ids, processes)
                 if checker.process_pool is None:
                     # Threads verifying packs and a tree walk would only queue for the interpreter lock.
                     checker.drain(block=True)

@@ -12,6 +12,7 @@ from resguardo.web.routes import (
     restores,
     runs,
     session,
+    verifications,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -22,6 +23,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     jobs.router,
     restores.router,  # before runs: /runs/{id}/restore
     runs.router,
+    verifications.router,
     people.router,
     audit.router,
 )

@@ -1,0 +1,47 @@
+"""The remote mode's verification operations, through the API."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from resguardo.cli.catalog_client.protocol import Record
+from resguardo.cli.catalog_client.remote.base import RemoteBase
+
+POLL_SECONDS = 2.0
+
+
+class RemoteVerifications(RemoteBase):
+    """Verification operations through a server's API."""
+
+    def _ids(self, repository: str | None, job: str | None) -> dict[str, int]:
+        named = {}
+        if repository is not None:
+            named["repository_id"] = self.find_id("/repositories", "repository", repository)
+        if job is not None:
+            named["job_id"] = self.find_id("/jobs", "job", job)
+        return named
+
+    def request_verification(self, repository: str | None, job: str | None) -> Record:
+        """Queue a scrub of ``repository`` or a restore test of ``job``; return it.
+
+        Raises NotFound, UsageError (neither or both named), Conflict (one is pending), AccessDenied."""
+        record: Record = self.api.request("POST", "/verifications", json=self._ids(repository, job))
+        return record
+
+    def wait_for_verification(self, verification_id: int) -> Record:
+        """Wait until the server's workers have run the verification; return it finished."""
+        while (record := self.show_verification(verification_id))["state"] in ("queued", "running"):
+            time.sleep(POLL_SECONDS)
+        return record
+
+    def show_verification(self, verification_id: int) -> Record:
+        """Return the verification ``verification_id`` with its evidence. Raises NotFound."""
+        record: Record = self.api.get(f"/verifications/{verification_id}")
+        return record
+
+    def list_verifications(self, filters: dict[str, Any]) -> list[Record]:
+        """Return the register, newest first, filtered (see the local mode). Raises NotFound."""
+        params: dict[str, Any] = {key: filters[key] for key in ("kind", "state") if filters.get(key)}
+        params.update(self._ids(filters.get("repository"), filters.get("job")))
+        return self.api.every_item("/verifications", params)

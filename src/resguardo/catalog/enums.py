@@ -71,3 +71,19 @@ class ClientSecretName(enum.StrEnum):
     SSH_PRIVATE_KEY = "ssh_private_key"
     SSH_KEY_PASSPHRASE = "ssh_key_passphrase"  # noqa: S105 (a secret's name, not a secret)
     DATABASE_PASSWORD = "database_password"  # noqa: S105 (a secret's name, not a secret)
+
+
+class SmtpSecurity(enum.StrEnum):
+    """How the service talks to its SMTP server: STARTTLS on a plain port, TLS from the start, or none."""
+
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
+
+
+class NotificationState(enum.StrEnum):
+    """Where an e-mail of the outbox is: waiting to be sent (or retried), sent, or given up."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"

@@ -9,7 +9,7 @@ progress event; an engine step that reports nothing for a long time (one huge fi
 until it reports again.
 
 Every worker also sweeps: runs of dead workers (no heartbeat for ``stale_timeout``) are failed, open
-a failure-log entry and are retried after the job's backoff
+a failure-log entry, queue their failure e-mails and are retried after the job's backoff
 (:func:`~resguardo.catalog.queries.fail_stale_runs`).
 
 Limits: at most one running run per job (the catalog's unique index). A limit per repository is not
@@ -30,6 +30,7 @@ from resguardo.catalog import RunState, SecretKey, queries
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.core.errors import Conflict
 from resguardo.engine.crypto import KdfParameters
+from resguardo.notify import notify_run_outcome
 from resguardo.services import RunProgress, RunStopped, run_backup
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
@@ -141,7 +142,10 @@ class Worker:
     def sweep(self) -> list[int]:
         """Fail the running runs of dead workers (their retries are queued); return their IDs."""
         with self.session_factory() as session:
-            failed = queries.fail_stale_runs(session, self.clock.now(), self.settings.stale_timeout)
+            now = self.clock.now()
+            failed = queries.fail_stale_runs(session, now, self.settings.stale_timeout)
+            for run in failed:
+                notify_run_outcome(session, run.id, now)
             session.commit()
             return [run.id for run in failed]
 

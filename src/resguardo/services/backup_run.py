@@ -7,9 +7,10 @@ The job's source (local or SSH paths, PostgreSQL, MySQL/MariaDB or SQLite dumps)
 catalog (revealing the repository's passphrase and storage credentials through the catalog's secret
 API, in memory only, never logging them), opens the repository (creating it on first use), runs the
 engine's backup in-process, and finishes the run: succeeded, partial (some files could not be read;
-the snapshot was saved without them) or failed (with the error). Progress (bytes, files) goes to the
-caller's ``reporter``, which may raise :class:`RunStopped` to stop the backup (a cancelled run, or one
-the worker lost).
+the snapshot was saved without them) or failed (with the error). The e-mails a finished run calls for
+(a failure, a job working again) are queued in the transaction that finishes it. Progress (bytes,
+files) goes to the caller's ``reporter``, which may raise :class:`RunStopped` to stop the backup (a
+cancelled run, or one the worker lost).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from resguardo.engine.archiver import BackupResult
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.events import Event, ItemWarning, Progress
 from resguardo.engine.locks import locked
+from resguardo.notify import notify_run_outcome
 from resguardo.services.job_commands import JobCommands, run_job_command
 from resguardo.services.repositories import opened_repository
 from resguardo.services.run_sources import SourceSettings, opened_source
@@ -137,6 +139,7 @@ def run_backup(
                 log=log.text(),
                 error=outcome.error,
             )
+            notify_run_outcome(session, run_id, clock.now())
             session.commit()
         except Conflict:
             session.rollback()

@@ -16,6 +16,7 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 
 from resguardo.catalog.enums import SmtpSecurity
@@ -120,7 +121,7 @@ def _send(connection: smtplib.SMTP, server: SmtpServer, email: Email, message: E
             f"the SMTP server refused the recipient {email.recipient}: {code} {_text(answer)}",
             "check the recipient's address, and that the server relays to it",
         )
-    code, answer = connection.data(message.as_bytes())
+    code, answer = connection.data(message.as_bytes(policy=SMTP_POLICY))
     if code != 250:
         raise DeliveryError(
             f"the SMTP server refused the message: {code} {_text(answer)}", "read the server's answer"

@@ -82,6 +82,7 @@ def _objects(api: Api) -> dict[str, int]:
         "failure_id": 999_999,
         "user_id": 999_999,
         "token_id": 999_999,
+        "notification_id": 999_999,
     }
 
 

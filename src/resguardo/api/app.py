@@ -17,6 +17,7 @@ from resguardo.api.routes import (
     dashboard,
     departments,
     inventory,
+    notifications,
     operations,
     people,
     plans,
@@ -38,6 +39,7 @@ ROUTE_MODULES = (
     departments,
     audit,
     dashboard,
+    notifications,
 )
 """The modules whose ``router`` the application includes, in order."""
 

@@ -93,6 +93,7 @@ def update_notification_settings(
     if record not in session:
         touch(record, now, created=True)
         session.add(record)
+        session.flush()
     with reverting_on_error(session, record):
         apply_changes(record, _normalized(changes), SETTING_FIELDS, "notification setting")
         _check(record)

@@ -225,6 +225,7 @@ def _register_commands() -> None:
         commands_forget,
         commands_jobs,
         commands_login,
+        commands_notify,
         commands_prune,
         commands_repair,
         commands_repository,
@@ -257,6 +258,7 @@ def _register_commands() -> None:
         commands_jobs,
         commands_runs,
         commands_login,
+        commands_notify,
     ):
         catalog_module.register(app)
 

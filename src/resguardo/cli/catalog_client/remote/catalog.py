@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from resguardo.cli.catalog_client.remote.inventory import RemoteInventory
+from resguardo.cli.catalog_client.remote.notifications import RemoteNotifications
 from resguardo.cli.catalog_client.remote.people import RemotePeople
 from resguardo.cli.catalog_client.remote.plans import RemotePlans
 
 
-class RemoteCatalog(RemoteInventory, RemotePeople, RemotePlans):
+class RemoteCatalog(RemoteInventory, RemotePeople, RemotePlans, RemoteNotifications):
     """Every catalog command's operation through a server's API (see the protocol)."""

@@ -49,6 +49,13 @@ SAME_AS_API = {
     ("POST", "/users/new"): ("POST", "/api/v1/users"),
     ("POST", "/users/{user_id}/edit"): ("PATCH", "/api/v1/users/{user_id}"),
     ("GET", "/audit"): ("GET", "/api/v1/audit"),
+    ("GET", "/notifications"): ("GET", "/api/v1/notifications"),
+    ("POST", "/notifications/settings"): ("PUT", "/api/v1/settings/smtp"),
+    ("POST", "/notifications/test"): ("POST", "/api/v1/settings/smtp/test"),
+    ("POST", "/notifications/{notification_id}/retry"): (
+        "POST",
+        "/api/v1/notifications/{notification_id}/retry",
+    ),
     ("POST", "/logout"): ("DELETE", "/api/v1/session"),
 }
 
@@ -119,6 +126,7 @@ def _objects(console: Console) -> dict[str, int]:
             "job_id": job.id,
             "run_id": run.id,
             "failure_id": failure.id,
+            "notification_id": 999_999,
         }
     ids["user_id"] = console.user("matrix-target", [Role.REQUESTER])
     return ids

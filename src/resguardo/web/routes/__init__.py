@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from resguardo.web.routes import audit, client_tests, dashboard, inventory, jobs, people, runs, session
+from resguardo.web.routes import (
+    audit,
+    client_tests,
+    dashboard,
+    inventory,
+    jobs,
+    notifications,
+    people,
+    runs,
+    session,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     session.router,
@@ -13,4 +23,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     runs.router,
     people.router,
     audit.router,
+    notifications.router,
 )

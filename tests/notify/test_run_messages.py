@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from resguardo.catalog.queries import update_notification_settings
+from resguardo.catalog.queries import claim_next_run, update_notification_settings
 from resguardo.jobs.scheduling_loop import schedule_pass
 from resguardo.notify import Sender
 from resguardo.services import request_run_now
@@ -133,3 +133,24 @@ def test_no_recovery_message_when_the_setting_is_off(
     _run_now(service, job_id)
 
     assert all("failed" in received.subject or "Falló" in received.subject for received in server.received)
+
+
+def test_a_run_failed_as_stale_by_the_sweep_mails_the_operators(
+    service: Service, smtp_server: SmtpFactory, tmp_path: Path
+) -> None:
+    server = _ready(service, smtp_server)
+    job_id = service.job("payroll", [tmp_path], max_retries=0)
+    with service.sessions() as session:
+        request_run_now(session, job_id, None, service.clock.now())
+    schedule_pass(service.sessions, service.clock.now())
+    with service.sessions() as session:
+        claimed = claim_next_run(session, "died", service.clock.now())
+        assert claimed is not None
+    service.clock.advance(3600)
+
+    swept = service.worker().sweep()
+    Sender(service.sessions, service.secret_key, clock=service.clock).send_due()
+
+    assert swept == [claimed.id]
+    english = [received for received in server.received if received.recipients == ["bob@example.org"]]
+    assert len(english) == 1 and "worker died stopped reporting" in english[0].body

@@ -145,3 +145,11 @@ def test_anyone_turns_their_own_failure_messages_off(api: Api) -> None:
         assert get_user(session, user_id).notify_failures is False
         [entry] = list_audit(session, object_type="user", object_id=user_id).items
         assert entry.action == "user.preferences"
+
+
+def test_a_test_message_before_any_settings_says_to_save_them_first(api: Api, admin: dict[str, str]) -> None:
+    response = api.client.post("/api/v1/settings/smtp/test", json={"to": "ops@example.org"}, headers=admin)
+
+    assert response.status_code == 422
+    assert "not set" in response.json()["error"]["message"]
+    assert "save the SMTP settings first" in response.text

@@ -137,6 +137,10 @@ class Sender:
             deliver(server, email, self.clock.now())
         except DeliveryError as failure:
             error = f"{failure.message} ({failure.hint})" if failure.hint else failure.message
+        except Exception as failure:
+            error = f"unexpected error while sending: {type(failure).__name__}: {failure}"
+            if isinstance(server, SmtpServer) and server.password:
+                error = error.replace(server.password, "********")
         now = self.clock.now()
         retry_at = None if message.attempts >= max_attempts else now + backoff(message.attempts)
         identity = message.id
@@ -149,9 +153,13 @@ class Sender:
         return Attempt(identity, recorded.state.value, error or "")
 
     def serve(self, stop: threading.Event, interval: float = DEFAULT_INTERVAL) -> None:
-        """Send due messages every ``interval`` seconds until ``stop`` is set."""
+        """Send due messages every ``interval`` seconds until ``stop`` is set; an error of a pass (the
+        catalog away, say) is logged and the next pass tries again."""
         while not stop.is_set():
-            self.send_due()
+            try:
+                self.send_due()
+            except Exception:
+                LOGGER.exception("the e-mail sender's pass failed; trying again in %s s", interval)
             stop.wait(interval)
 
 

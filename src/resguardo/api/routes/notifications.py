@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 
 from resguardo.api.auth import CatalogSession, Principal, allow
 from resguardo.api.context import context_of
@@ -27,6 +27,7 @@ from resguardo.catalog.enums import NotificationState, SmtpSecurity
 from resguardo.catalog.models import Notification, NotificationSettings
 from resguardo.catalog.queries import (
     get_user,
+    is_email_address,
     list_notifications,
     notification_settings,
     retry_notification,
@@ -61,10 +62,16 @@ class SmtpSettingsUpdate(Input):
     max_attempts: Annotated[int, Field(ge=1, le=50)] | None = None
 
 
+def _address(value: str) -> str:
+    if not is_email_address(value):
+        raise ValueError("not an e-mail address (e.g. you@example.org)")
+    return value
+
+
 class TestMessage(Input):
     """Where to send the test message."""
 
-    to: AddressText = Field(min_length=3)
+    to: Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_address)]
 
 
 def _moment(value: datetime | None) -> str | None:
@@ -152,19 +159,18 @@ def smtp_settings_test(
 ) -> dict[str, Any]:
     """Send a test message now through the saved settings; say whether the server took it and, if
     not, its answer and what to change (``delivered``, ``answer`` or ``error`` and ``hint``)."""
-    with naming_fields(["to"]):
-        try:
-            answer = send_test_message(
-                session,
-                context_of(request).secret_key,
-                body.to,
-                requested_by=principal.user.username,
-                now=now_of(request),
-                language=principal.user.language.value,
-            )
-            result: dict[str, Any] = {"delivered": True, "to": body.to, "answer": answer}
-        except DeliveryError as error:
-            result = {"delivered": False, "to": body.to, "error": error.message, "hint": error.hint}
+    try:
+        answer = send_test_message(
+            session,
+            context_of(request).secret_key,
+            body.to,
+            requested_by=principal.user.username,
+            now=now_of(request),
+            language=principal.user.language.value,
+        )
+        result: dict[str, Any] = {"delivered": True, "to": body.to, "answer": answer}
+    except DeliveryError as error:
+        result = {"delivered": False, "to": body.to, "error": error.message, "hint": error.hint}
     audit(session, request, principal, "settings.smtp_test", "settings", "smtp", after=result)
     session.commit()
     return result

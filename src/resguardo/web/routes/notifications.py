@@ -15,6 +15,7 @@ from resguardo.api.routes import notifications as api
 from resguardo.api.routes._common import DATABASE_INTEGER_MAX
 from resguardo.catalog.enums import NotificationState, SmtpSecurity
 from resguardo.catalog.queries import list_notifications, notification_settings
+from resguardo.core.errors import ResguardoError
 from resguardo.web.forms import FormInvalid, FormState, checked, flag, optional_int, submit
 from resguardo.web.i18n import gettext
 from resguardo.web.pages import PAGE_SIZE, Fields, page, page_offset, render, see_other
@@ -109,6 +110,9 @@ def notifications_test(
     except FormInvalid:
         session.rollback()
         result = {"delivered": False, "to": "", "error": gettext("Write an e-mail address."), "hint": ""}
+    except ResguardoError as error:  # no server or sender saved yet, or the key cannot open the password
+        session.rollback()
+        result = {"delivered": False, "to": "", "error": error.message, "hint": error.hint}
     status = 200 if result["delivered"] else 422
     context = _context(request, session, form, result)
     return render(request, "notifications.html", context, principal, status=status)

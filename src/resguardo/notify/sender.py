@@ -128,8 +128,11 @@ class Sender:
     def _attempt(
         self, session: Session, message: Notification, server: SmtpServer | DeliveryError, max_attempts: int
     ) -> Attempt:
-        """Deliver one claimed message and record the outcome (committed)."""
+        """Deliver one claimed message and record the outcome (committed). No transaction is open
+        while the SMTP server is talked to."""
         email = Email(message.recipient, message.subject, message.body)
+        identity, attempts = message.id, message.attempts
+        session.rollback()
         error: str | None = None
         try:
             if isinstance(server, DeliveryError):
@@ -142,8 +145,7 @@ class Sender:
             if isinstance(server, SmtpServer) and server.password:
                 error = error.replace(server.password, "********")
         now = self.clock.now()
-        retry_at = None if message.attempts >= max_attempts else now + backoff(message.attempts)
-        identity = message.id
+        retry_at = None if attempts >= max_attempts else now + backoff(attempts)
         recorded = queries.record_attempt(session, identity, self.sender_id, now, error, retry_at)
         session.commit()
         if recorded is None:

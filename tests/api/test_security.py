@@ -85,6 +85,7 @@ def _objects(api: Api) -> dict[str, int]:
         "restore_id": 999_999,
         "verification_id": 999_999,
         "kind": "postgresql",
+        "notification_id": 999_999,
     }
 
 

@@ -160,7 +160,13 @@ def test_diff_names_added_removed_modified_and_metadata_changes(tmp_path: Path) 
 
     changes = diff_snapshots(repository, first, second)
 
-    relative = {(change.path.removeprefix(str(source)), change.kind) for change in changes}
+    # The folders above the source (/tmp and the like) are in the snapshots too, and other processes
+    # may touch their mtimes between the two backups: only the source's own changes are compared.
+    relative = {
+        (change.path.removeprefix(str(source)), change.kind)
+        for change in changes
+        if change.path == str(source) or change.path.startswith(str(source) + "/")
+    }
     assert relative == {
         ("/docs/a.txt", "modified"),
         ("/top.txt", "metadata"),

@@ -60,6 +60,13 @@ SAME_AS_API = {
     ("GET", "/verifications"): ("GET", "/api/v1/verifications"),
     ("GET", "/verifications/{verification_id}"): ("GET", "/api/v1/verifications/{verification_id}"),
     ("POST", "/verifications/new"): ("POST", "/api/v1/verifications"),
+    ("GET", "/notifications"): ("GET", "/api/v1/notifications"),
+    ("POST", "/notifications/settings"): ("PUT", "/api/v1/settings/smtp"),
+    ("POST", "/notifications/test"): ("POST", "/api/v1/settings/smtp/test"),
+    ("POST", "/notifications/{notification_id}/retry"): (
+        "POST",
+        "/api/v1/notifications/{notification_id}/retry",
+    ),
     ("POST", "/logout"): ("DELETE", "/api/v1/session"),
 }
 
@@ -147,6 +154,7 @@ def _objects(console: Console) -> dict[str, int]:
             "failure_id": failure.id,
             "restore_id": restore.id,
             "verification_id": verification.id,
+            "notification_id": 999_999,
         }
     ids["user_id"] = console.user("matrix-target", [Role.REQUESTER])
     return ids

@@ -17,6 +17,7 @@ from resguardo.api.routes import (
     dashboard,
     departments,
     inventory,
+    notifications,
     operations,
     people,
     plans,
@@ -42,6 +43,7 @@ ROUTE_MODULES = (
     audit,
     dashboard,
     verifications,
+    notifications,
 )
 """The modules whose ``router`` the application includes, in order."""
 

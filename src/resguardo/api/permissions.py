@@ -14,8 +14,9 @@ walks every endpoint with every role against this table.
 * custodians see repositories, jobs, runs and the dashboard (the media they keep come from them);
 * area directors see the categories and jobs (their department's requests come later);
 * requesters see the categories;
-* everyone with a role sees the departments (a request names one), and manages their own API tokens
-  and session; administrators change the departments.
+* everyone with a role sees the departments (a request names one), and manages their own API tokens,
+  session and preferences (failure e-mails); administrators change the departments;
+* administrators alone see and change the SMTP settings and the e-mail outbox.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "verifications.read": READERS,
     "verifications.run": CONFIGURERS,
     "verifications.configure": CONFIGURERS,
+    "notifications.read": frozenset({ADMIN}),
+    "notifications.write": frozenset({ADMIN}),
+    "preferences.own": EVERYONE,
 }
 """Permission name -> the roles that hold it."""
 

@@ -132,3 +132,19 @@ class VerificationTrigger(enum.StrEnum):
 
     SCHEDULE = "schedule"
     MANUAL = "manual"
+
+
+class SmtpSecurity(enum.StrEnum):
+    """How the service talks to its SMTP server: STARTTLS on a plain port, TLS from the start, or none."""
+
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
+
+
+class NotificationState(enum.StrEnum):
+    """Where an e-mail of the outbox is: waiting to be sent (or retried), sent, or given up."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"

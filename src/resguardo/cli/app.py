@@ -225,6 +225,7 @@ def _register_commands() -> None:
         commands_forget,
         commands_jobs,
         commands_login,
+        commands_notify,
         commands_prune,
         commands_repair,
         commands_repository,
@@ -261,6 +262,7 @@ def _register_commands() -> None:
         commands_restores,
         commands_login,
         commands_verify,
+        commands_notify,
     ):
         catalog_module.register(app)
 

@@ -15,10 +15,14 @@ def worker(
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
     once: Annotated[
-        bool, typer.Option("--once", help="Queue what is due, run every due run, then exit (for cron).")
+        bool,
+        typer.Option(
+            "--once", help="Queue what is due, run every due run, send due e-mails, then exit (for cron)."
+        ),
     ] = False,
 ) -> None:
-    """Run the scheduler and a worker: queue due runs of the catalog's jobs and run them.
+    """Run the scheduler, a worker and the e-mail sender: queue due runs of the catalog's jobs, run
+    them, and send the e-mails of the outbox.
 
     \f
     Raises:
@@ -33,17 +37,20 @@ def worker(
     from resguardo.clock import SYSTEM_CLOCK
     from resguardo.jobs.scheduling_loop import schedule_pass, scheduling_loop
     from resguardo.jobs.worker import Worker, WorkerSettings
+    from resguardo.notify import Sender
 
     output = command_output(ctx)
     key = load_secret_key(data_dir or default_data_dir())
     settings = WorkerSettings(secret_key=key, kdf=testing_kdf(), cache_directory=cache_directory())
     with migrated_sessions(database_url, data_dir) as sessions:
         runner = Worker(sessions, settings)
+        sender = Sender(sessions, key)
         if once:
             planned = schedule_pass(sessions, SYSTEM_CLOCK.now())
             for name, message in planned.unreadable:
                 output.warning(f"job {name!r} skipped: {message}", operation="schedule")
             done = runner.run_until_idle()
+            sender.send_due()
             if output.json_mode:
                 output.json_document(
                     {
@@ -62,13 +69,16 @@ def worker(
         scheduler = threading.Thread(
             target=scheduling_loop, args=(sessions, stop), name="scheduler", daemon=True
         )
+        mailer = threading.Thread(target=sender.serve, args=(stop,), name="sender", daemon=True)
         scheduler.start()
+        mailer.start()
         output.summary(f"worker {settings.worker_id} started; Ctrl-C stops it")
         try:
             runner.serve(stop)
         finally:
             stop.set()
             scheduler.join()
+            mailer.join()
 
 
 def register(app: typer.Typer) -> None:

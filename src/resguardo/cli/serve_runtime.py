@@ -1,9 +1,10 @@
-"""The running parts of ``resguardo serve``: the HTTP server, the scheduling loop and a worker, together.
+"""The running parts of ``resguardo serve``: the HTTP server, the scheduling loop, a worker and the
+e-mail sender, together.
 
-The HTTP server runs in the main thread (it handles SIGINT and SIGTERM); the scheduling loop and the
-worker run in threads. On a signal the server stops accepting requests, then the worker stops claiming
-runs and the run in progress, if any, is let finish; a second signal stops at once, and the run left
-behind is failed as stale and retried by the next worker's sweep.
+The HTTP server runs in the main thread (it handles SIGINT and SIGTERM); the scheduling loop, the
+worker and the sender run in threads. On a signal the server stops accepting requests, then the
+worker stops claiming runs and the run in progress, if any, is let finish; a second signal stops at
+once, and the run left behind is failed as stale and retried by the next worker's sweep.
 """
 
 from __future__ import annotations
@@ -129,8 +130,9 @@ class Background:
 
 
 def start_background(sessions: sessionmaker[Session], worker: Worker) -> Background:
-    """Start the scheduling loop and the worker in daemon threads; return them."""
+    """Start the scheduling loop, the worker and the e-mail sender in daemon threads; return them."""
     from resguardo.jobs.scheduling_loop import PassResult, scheduling_loop
+    from resguardo.notify import Sender
 
     stop = threading.Event()
 
@@ -143,8 +145,12 @@ def start_background(sessions: sessionmaker[Session], worker: Worker) -> Backgro
     def schedule() -> None:
         scheduling_loop(sessions, stop, interval=SCHEDULING_INTERVAL, on_pass=log_pass)
 
+    sender = Sender(sessions, worker.settings.secret_key, clock=worker.clock)
     threads = [
         threading.Thread(target=_guarded("scheduling loop", schedule, stop), name="scheduler", daemon=True),
+        threading.Thread(
+            target=_guarded("e-mail sender", lambda: sender.serve(stop), stop), name="sender", daemon=True
+        ),
         threading.Thread(
             target=_guarded("worker", lambda: _work(worker, stop), stop), name="worker", daemon=True
         ),

@@ -21,7 +21,8 @@
     ├── NotFound                   exit 1   no catalog record has that name or ID
     ├── Conflict                   exit 1   a catalog change clashes with what is there (a unique name)
     ├── AccessDenied               exit 1   the server refused the API token, or the caller's roles
-    └── SecretKeyError             exit 1   the catalog's secret key is missing, malformed or not the one
+    ├── SecretKeyError             exit 1   the catalog's secret key is missing, malformed or not the one
+    └── DeliveryError              exit 1   the SMTP server could not be reached or refused an e-mail
 
 Every error carries a one-line message saying what is wrong and, in ``hint``, what to do about it.
 The codes follow the conventions that operators of other backup tools already script against.
@@ -184,3 +185,8 @@ class SecretKeyError(ResguardoError):
         "set RESGUARDO_SECRET_KEY, or restore the key file 'catalog.key' of the data directory "
         "that sealed these secrets"
     )
+
+
+class DeliveryError(ResguardoError):
+    """An e-mail could not be handed to the SMTP server: unreachable, TLS refused, login refused, or the
+    message refused; the message gives the server's answer and the hint what to change."""

@@ -9,7 +9,7 @@ progress event; an engine step that reports nothing for a long time (one huge fi
 until it reports again.
 
 Every worker also sweeps: runs of dead workers (no heartbeat for ``stale_timeout``) are failed, open
-a failure-log entry and are retried after the job's backoff
+a failure-log entry, queue their failure e-mails and are retried after the job's backoff
 (:func:`~resguardo.catalog.queries.fail_stale_runs`).
 
 Restores (:func:`~resguardo.services.run_restore`) are claimed the same way
@@ -39,6 +39,7 @@ from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.core.errors import Conflict
 from resguardo.engine.crypto import KdfParameters
 from resguardo.jobs.verification_worker import sweep_verifications, verify_one, verify_until_idle
+from resguardo.notify import notify_run_outcome
 from resguardo.services import RestoreStopped, RunProgress, RunStopped, run_backup, run_restore
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
@@ -176,6 +177,8 @@ class Worker:
         with self.session_factory() as session:
             now = self.clock.now()
             failed = queries.fail_stale_runs(session, now, self.settings.stale_timeout)
+            for run in failed:
+                notify_run_outcome(session, run.id, now)
             queries.fail_stale_restores(session, now, self.settings.stale_timeout)
             session.commit()
             return [run.id for run in failed]

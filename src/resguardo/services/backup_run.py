@@ -7,9 +7,10 @@ The job's source (local or SSH paths, PostgreSQL, MySQL/MariaDB or SQLite dumps)
 catalog (revealing the repository's passphrase and storage credentials through the catalog's secret
 API, in memory only, never logging them), opens the repository (creating it on first use), runs the
 engine's backup in-process, and finishes the run: succeeded, partial (some files could not be read;
-the snapshot was saved without them) or failed (with the error). Progress (bytes, files) goes to the
-caller's ``reporter``, which may raise :class:`RunStopped` to stop the backup (a cancelled run, or one
-the worker lost).
+the snapshot was saved without them) or failed (with the error). The e-mails a finished run calls for
+(a failure, a job working again) are queued in the transaction that finishes it. Progress (bytes,
+files) goes to the caller's ``reporter``, which may raise :class:`RunStopped` to stop the backup (a
+cancelled run, or one the worker lost).
 
 Every saved backup is verified before the run ends (R12, :mod:`resguardo.services.verification`): the
 packs and snapshot it wrote are read back and authenticated, still under its repository lock, and its
@@ -35,6 +36,7 @@ from resguardo.engine.checker.written import OPERATION as VERIFY_OPERATION
 from resguardo.engine.crypto import KdfParameters
 from resguardo.engine.events import Event, ItemWarning, Progress
 from resguardo.engine.locks import locked
+from resguardo.notify import notify_run_outcome
 from resguardo.services.job_commands import JobCommands, run_job_command
 from resguardo.services.repositories import opened_repository
 from resguardo.services.run_sources import SourceSettings, opened_source
@@ -153,6 +155,7 @@ def run_backup(
                 verification_reasons=verdict.documents(),
                 verification_figures=verdict.figures,
             )
+            notify_run_outcome(session, run_id, clock.now())
             session.commit()
         except Conflict:
             session.rollback()

@@ -73,6 +73,7 @@ class UserUpdate(Input):
     language: Language | None = None
     department_id: Identifier | None = None
     active: bool | None = None
+    notify_failures: bool | None = None
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -86,6 +87,7 @@ def user_json(user: User) -> dict[str, Any]:
         "department_id": user.department_id,
         "roles": sorted(role.value for role in user.roles),
         "active": user.active,
+        "notify_failures": user.notify_failures,
         "has_password": bool(user.password_hash),
     }
 

@@ -9,6 +9,7 @@ from resguardo.catalog.models.inventory import (
     Repository,
     RepositorySecret,
 )
+from resguardo.catalog.models.notifications import Notification, NotificationSettings
 from resguardo.catalog.models.people import ApiToken, Department, User, UserRole
 from resguardo.catalog.models.plans import MINIMUM_RECORDS_KEEP_DAYS, Category, Job
 from resguardo.catalog.models.restores import Restore
@@ -27,6 +28,8 @@ __all__ = [
     "Department",
     "FailureEntry",
     "Job",
+    "Notification",
+    "NotificationSettings",
     "Repository",
     "RepositorySecret",
     "Restore",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from resguardo.catalog._types import StrEnumType, UtcDateTime, enum_check
@@ -25,7 +25,11 @@ class Department(Timestamps, Base):
 
 
 class User(Timestamps, Base):
-    """A person who logs in to the service. The password is kept as an Argon2id hash (PHC string)."""
+    """A person who logs in to the service. The password is kept as an Argon2id hash (PHC string).
+
+    ``notify_failures``: whether an operator or administrator with an e-mail address receives the
+    messages about failed runs.
+    """
 
     __tablename__ = "users"
     __table_args__ = (enum_check("language", Language, "language"),)
@@ -40,6 +44,7 @@ class User(Timestamps, Base):
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify_failures: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     role_grants: Mapped[list[UserRole]] = relationship(

@@ -14,7 +14,7 @@ from resguardo.catalog.models import AuditEntry, Base, User
 from resguardo.catalog.queries._common import DEFAULT_PAGE_SIZE, Page, paginate
 from resguardo.core.errors import UsageError
 
-HIDDEN_FIELDS = frozenset({"password_hash", "token_hash", "sealed"})
+HIDDEN_FIELDS = frozenset({"password_hash", "token_hash", "sealed", "password_sealed"})
 """Fields :func:`snapshot_of` never copies into the log."""
 
 

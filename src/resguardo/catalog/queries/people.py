@@ -33,7 +33,7 @@ from resguardo.catalog.queries._common import (
 from resguardo.core.errors import Conflict, UsageError
 
 DEPARTMENT_FIELDS = ("name", "description")
-USER_FIELDS = ("username", "display_name", "email", "language", "department_id", "active")
+USER_FIELDS = ("username", "display_name", "email", "language", "department_id", "active", "notify_failures")
 TOKEN_PREFIX = "rsg_"  # noqa: S105 (what every token starts with, not a token)
 TOKEN_SHOWN_LENGTH = 12
 MINIMUM_PASSWORD_LENGTH = 12

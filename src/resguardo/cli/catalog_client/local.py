@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from resguardo.cli.catalog_client.local_inventory import LocalInventory
+from resguardo.cli.catalog_client.local_notifications import LocalNotifications
 from resguardo.cli.catalog_client.local_people import LocalPeople
 from resguardo.cli.catalog_client.local_plans import LocalPlans
 from resguardo.cli.catalog_client.local_restores import LocalRestores
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 
-class LocalCatalog(LocalInventory, LocalPeople, LocalPlans, LocalRestores, LocalVerifications):
+class LocalCatalog(
+    LocalInventory, LocalPeople, LocalPlans, LocalRestores, LocalVerifications, LocalNotifications
+):
     """Every catalog command's operation on the catalog's database (see the protocol)."""
 
 

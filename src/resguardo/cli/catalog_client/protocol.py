@@ -208,3 +208,30 @@ class CatalogClient(Protocol):
         """Return the register, newest first; ``filters`` may name ``kind``, ``state``, ``repository``,
         ``job``. Raises NotFound (no such repository or job)."""
         ...
+
+    def show_smtp_settings(self) -> Record:
+        """Return the SMTP settings (``password_set``, never the password). Raises AccessDenied."""
+        ...
+
+    def update_smtp_settings(self, changes: Mapping[str, Any], password: str | None) -> Record:
+        """Change the SMTP settings in ``changes`` (enabled, smtp_host, smtp_port, smtp_security,
+        smtp_username, sender, console_url, failure_window_hours, notify_recovery, max_attempts) and
+        the password when given (empty: removed); return the settings. Raises UsageError or
+        ConfigurationError (a field), SecretKeyError (local: no key), AccessDenied."""
+        ...
+
+    def test_smtp(self, to: str) -> Record:
+        """Send a test message to ``to`` through the saved settings; return ``delivered`` with the
+        server's ``answer``, or its ``error`` and ``hint``. Raises UsageError (not an address, no
+        server set), AccessDenied."""
+        ...
+
+    def list_notifications(self, state: str | None) -> list[Record]:
+        """Return the e-mail outbox (of ``state``: queued, sent, failed), newest first. Raises
+        UsageError (an unknown state), AccessDenied."""
+        ...
+
+    def retry_notification(self, notification_id: int) -> Record:
+        """Queue the failed message ``notification_id`` again; return it. Raises NotFound, Conflict
+        (not failed), AccessDenied."""
+        ...

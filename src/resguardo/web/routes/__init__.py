@@ -8,6 +8,7 @@ from resguardo.web.routes import (
     dashboard,
     inventory,
     jobs,
+    notifications,
     people,
     restores,
     runs,
@@ -26,4 +27,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     verifications.router,
     people.router,
     audit.router,
+    notifications.router,
 )

@@ -50,6 +50,7 @@ def _user_values(request: Request, fields: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {name: fields.get(name, "") for name in TEXT_FIELDS}
     values["roles"] = form_lists(request).get("roles", [])
     values["active"] = flag(fields, "active")
+    values["notify_failures"] = flag(fields, "notify_failures")
     values["department_id"] = fields.get("department_id", "")
     return values
 
@@ -107,6 +108,7 @@ def user_edit(
         language=user.language.value,
         roles=sorted(role.value for role in user.roles),
         active=user.active,
+        notify_failures=user.notify_failures,
         department_id=str(user.department_id or ""),
     )
     return render(request, "user_form.html", _user_form(session, values, user_id), principal)
@@ -124,7 +126,9 @@ def user_update(
     values = _user_values(request, fields)
 
     def save() -> str:
-        body: dict[str, Any] = {name: values[name] for name in (*TEXT_FIELDS, "roles", "active")}
+        body: dict[str, Any] = {
+            name: values[name] for name in (*TEXT_FIELDS, "roles", "active", "notify_failures")
+        }
         body["department_id"] = _department_id(values)
         if fields.get("password"):
             body["password"] = fields["password"]

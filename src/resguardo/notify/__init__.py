@@ -10,11 +10,19 @@ from resguardo.notify._outbox import Recipient, notify
 from resguardo.notify._runs import RUN_FAILED, RUN_RECOVERED, notify_run_outcome
 from resguardo.notify._smtp import Email, SmtpServer, deliver
 from resguardo.notify._templates import events, render
+from resguardo.notify._verifications import (
+    RUN_VERIFICATION,
+    VERIFICATION_PROBLEM,
+    notify_run_verification,
+    notify_verification_outcome,
+)
 from resguardo.notify.sender import Attempt, Sender, backoff, send_test_message
 
 __all__ = [
     "RUN_FAILED",
     "RUN_RECOVERED",
+    "RUN_VERIFICATION",
+    "VERIFICATION_PROBLEM",
     "Attempt",
     "Email",
     "Recipient",
@@ -25,6 +33,8 @@ __all__ = [
     "events",
     "notify",
     "notify_run_outcome",
+    "notify_run_verification",
+    "notify_verification_outcome",
     "render",
     "send_test_message",
 ]

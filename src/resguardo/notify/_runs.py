@@ -26,26 +26,33 @@ def notify_run_outcome(session: Session, run_id: int, now: datetime) -> list[Not
     """Queue the messages a finished run calls for, in the session's transaction; return them.
 
     A failed run queues a failure message unless one was queued for its job within the window; a
-    succeeded run whose job's previous run failed queues a "working again" message (when enabled).
+    saved backup whose verification warned or failed queues a verification message; a succeeded run
+    whose job's previous run failed queues a "working again" message (when enabled).
     Other runs, and any run while notifications are disabled, queue nothing.
     """
     settings = queries.notification_settings(session)
     if not settings.enabled:
         return []
     run = queries.get_run(session, run_id)
+    from resguardo.notify._verifications import notify_run_verification
+
     if run.state is RunState.FAILED:
         return _failure(session, settings, run, now)
+    queued = notify_run_verification(session, run, now)
     if run.state is RunState.SUCCEEDED and settings.notify_recovery:
-        return _recovery(session, run, now)
-    return []
+        queued += _recovery(session, run, now)
+    return queued
 
 
-def _recipients(session: Session) -> list[Recipient]:
+def run_recipients(session: Session) -> list[Recipient]:
+    """Return who receives the messages about runs: active operators and administrators with an address
+    who did not turn failure messages off."""
     users = queries.users_to_notify(session, FAILURE_RECIPIENT_ROLES, failures=True)
     return [Recipient.of_user(user) for user in users]
 
 
-def _run_data(session: Session, job: Job, run: Run, console_url: str) -> dict[str, Any]:
+def run_data(job: Job, run: Run, console_url: str) -> dict[str, Any]:
+    """Return what the messages about ``run`` of ``job`` show of it (JSON-ready)."""
     finished = run.finished_at or run.queued_at
     return {
         "job": job.name,
@@ -70,12 +77,12 @@ def _failure(session: Session, settings: NotificationSettings, run: Run, now: da
         but = {run.id} | ({last.run_id} if last.run_id is not None else set())
         earlier = queries.failed_runs_since(session, run.job_id, last.created_at, but)
     job = queries.get_job(session, run.job_id)
-    data = _run_data(session, job, run, settings.console_url)
+    data = run_data(job, run, settings.console_url)
     retry_queued = run.attempt <= job.max_retries
     data.update(
         earlier_failures=earlier, window_hours=settings.failure_window_hours, retry_queued=retry_queued
     )
-    return notify(session, RUN_FAILED, _recipients(session), data, now=now, job_id=job.id, run_id=run.id)
+    return notify(session, RUN_FAILED, run_recipients(session), data, now=now, job_id=job.id, run_id=run.id)
 
 
 def _recovery(session: Session, run: Run, now: datetime) -> list[Notification]:
@@ -83,5 +90,7 @@ def _recovery(session: Session, run: Run, now: datetime) -> list[Notification]:
     if previous is None or previous.state is not RunState.FAILED:
         return []
     job = queries.get_job(session, run.job_id)
-    data = _run_data(session, job, run, queries.notification_settings(session).console_url)
-    return notify(session, RUN_RECOVERED, _recipients(session), data, now=now, job_id=job.id, run_id=run.id)
+    data = run_data(job, run, queries.notification_settings(session).console_url)
+    return notify(
+        session, RUN_RECOVERED, run_recipients(session), data, now=now, job_id=job.id, run_id=run.id
+    )

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from resguardo.catalog import SecretKey, VerificationKind, VerificationState, queries
 from resguardo.clock import SYSTEM_CLOCK, Clock
 from resguardo.core.errors import Conflict, ResguardoError
+from resguardo.notify import notify_verification_outcome
 from resguardo.services.verification.outcome import ProgressReporter, VerificationOutcome
 from resguardo.services.verification.restore_test import run_restore_test
 from resguardo.services.verification.scrub import run_scrub
@@ -80,6 +81,7 @@ def _finish(
     }
     try:
         queries.update_own_verification(session, verification_id, worker_id, values)
+        notify_verification_outcome(session, verification_id, clock.now())
         if outcome.scrub_progress is not None:
             verification = queries.get_verification(session, verification_id)
             queries.save_scrub_progress(session, verification.repository_id, outcome.scrub_progress)

@@ -21,34 +21,51 @@ STDERR_LINES_KEPT = 12
 WAIT_AFTER_KILL_SECONDS = 30
 
 
+def killed_by(tool: str, signal_number: int) -> str:
+    """Return ``TOOL was killed by SIGNAME`` for a tool ended by ``signal_number``."""
+    try:
+        name = signal.Signals(signal_number).name
+    except ValueError:
+        name = f"signal {signal_number}"
+    return f"{tool} was killed by {name}"
+
+
 def _describe_exit(tool: str, returncode: int) -> str:
     if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"{tool} was killed by {name}"
+        return killed_by(tool, -returncode)
     return f"{tool} exited with code {returncode}"
 
 
-class _StderrTail:
-    """Drains a child's standard error on a thread, keeping its last lines."""
+class OutputTail:
+    """Drains one output of a tool on a thread, keeping its last lines (its standard error, mostly).
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    Args:
+        stream: the output; closed when it ends.
+        thread_name: the draining thread's name.
+        ignored: errors that end the draining quietly (a lost connection, for a remote tool).
+    """
+
+    def __init__(
+        self,
+        stream: IO[bytes],
+        thread_name: str = "stderr-tail",
+        ignored: tuple[type[BaseException], ...] = (),
+    ) -> None:
         self.lines: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
-        self.thread = threading.Thread(target=self._drain, args=(stream,), name="stderr-tail", daemon=True)
+        self.ignored = ignored
+        self.thread = threading.Thread(target=self._drain, args=(stream,), name=thread_name, daemon=True)
         self.thread.start()
 
     def _drain(self, stream: IO[bytes]) -> None:
-        with stream:
+        with contextlib.suppress(*self.ignored), stream:
             for line in stream:
                 text = line.decode("utf-8", errors="replace").strip()
                 if text:
                     self.lines.append(text)
 
-    def text(self) -> str:
-        """Return the kept lines joined with ``; `` (after the child closed its standard error)."""
-        self.thread.join(timeout=WAIT_AFTER_KILL_SECONDS)
+    def text(self, timeout: float = WAIT_AFTER_KILL_SECONDS) -> str:
+        """Return the kept lines joined with ``; `` once the output ended (or ``timeout`` passed)."""
+        self.thread.join(timeout=timeout)
         return "; ".join(self.lines)
 
 
@@ -91,7 +108,7 @@ class CommandStream:
         self.hint = hint
         self.process = _start(arguments, environment, subprocess.DEVNULL)
         assert self.process.stdout is not None and self.process.stderr is not None
-        self.stderr = _StderrTail(self.process.stderr)
+        self.stderr = OutputTail(self.process.stderr)
         self._reader: BinaryIO = self.process.stdout  # type: ignore[assignment]
         self.aborted = False
 
@@ -204,7 +221,7 @@ def feed_tool(
             "install the client tools of this database",
         ) from None
     assert process.stdin is not None and process.stderr is not None
-    stderr = _StderrTail(process.stderr)
+    stderr = OutputTail(process.stderr)
     try:
         with process.stdin:
             for chunk in chunks:

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import shlex
-import signal
-import threading
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -28,10 +25,10 @@ import paramiko
 
 from resguardo.backends._sftp_connect import Credentials, SftpLocation
 from resguardo.core.errors import SourceError, TargetError
+from resguardo.sources._process import OutputTail, killed_by
 
 SECRET_PATH = '"$d/secret"'  # noqa: S105 - a file's path, not a secret
 """How a command names the private file holding the secret (a shell word, expanded remotely)."""
-STDERR_LINES_KEPT = 12
 NOT_FOUND_STATUS = 127
 SHELL_FAILED_STATUS = 125
 SHORT_COMMAND_SECONDS = 120.0
@@ -67,33 +64,13 @@ def describe_status(tool: str, status: int) -> str:
     if status < 0:
         return f"{tool} ended without an exit status (the SSH connection was lost)"
     if status > 128:
-        try:
-            name = signal.Signals(status - 128).name
-        except ValueError:
-            name = f"signal {status - 128}"
-        return f"{tool} was killed by {name}"
+        return killed_by(tool, status - 128)
     return f"{tool} exited with code {status}"
 
 
-class _Tail:
-    """Drains one of a channel's outputs on a thread, keeping its last lines."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.lines: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
-        self.thread = threading.Thread(target=self._drain, args=(stream,), name="ssh-stderr", daemon=True)
-        self.thread.start()
-
-    def _drain(self, stream: IO[bytes]) -> None:
-        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-            for line in stream:
-                text = line.decode("utf-8", errors="replace").strip()
-                if text:
-                    self.lines.append(text)
-
-    def text(self, timeout: float = 30) -> str:
-        """Return the kept lines joined with ``; `` once the output ended (or ``timeout`` passed)."""
-        self.thread.join(timeout=timeout)
-        return "; ".join(self.lines)
+def _tail(stream: IO[bytes]) -> OutputTail:
+    """Drain one of a channel's outputs, keeping its last lines; a lost connection ends it quietly."""
+    return OutputTail(stream, "ssh-stderr", (OSError, EOFError, paramiko.SSHException))
 
 
 class SshCommands:
@@ -152,7 +129,7 @@ class SshCommands:
         try:
             channel.shutdown_write()
             channel.settimeout(timeout)
-            stderr = _Tail(channel.makefile_stderr("rb"))
+            stderr = _tail(channel.makefile_stderr("rb"))
             output = channel.makefile("rb").read()
             status = channel.recv_exit_status()
             errors = stderr.text()
@@ -183,8 +160,8 @@ class SshCommands:
             channel = self._start(command, secret, tool)
         except SourceError as error:
             raise TargetError(error.message, error.hint) from None
-        stderr = _Tail(channel.makefile_stderr("rb"))
-        _Tail(channel.makefile("rb"))  # drained, so that a talkative tool never blocks
+        stderr = _tail(channel.makefile_stderr("rb"))
+        _tail(channel.makefile("rb"))  # drained, so that a talkative tool never blocks
         try:
             for chunk in chunks:
                 channel.sendall(chunk)
@@ -211,7 +188,7 @@ class SshCommandStream:
         self.tool = tool
         self.hint = hint
         channel.shutdown_write()
-        self.stderr = _Tail(channel.makefile_stderr("rb"))
+        self.stderr = _tail(channel.makefile_stderr("rb"))
         self._reader: BinaryIO = channel.makefile("rb")
         self.aborted = False
 

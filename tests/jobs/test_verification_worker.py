@@ -4,6 +4,7 @@ and queued again (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -11,8 +12,10 @@ from resguardo.catalog import VerificationKind, VerificationState, VerificationT
 from resguardo.catalog.models import Verification
 from resguardo.jobs.verification_schedule import schedule_verifications
 from tests.fixtures.service import Service
+from tests.services.verification_helpers import back_up
 
 FIRST_SUNDAY_SLOT = datetime(2026, 3, 8, 3, 0, tzinfo=UTC)
+FIRST_MONTHLY_SLOT = datetime(2026, 4, 1, 4, 0, tzinfo=UTC)  # restore tests: monthly, day 1 at 04:00
 
 
 def _register(service: Service) -> list[Verification]:
@@ -66,3 +69,21 @@ def test_a_verification_whose_worker_stopped_is_failed_and_queued_again(service:
     assert done is not None and done[0] == again.id  # then run by the living worker
     assert again.worker_id == "living-worker" and again.state is VerificationState.FAILED
     assert "missing" in again.error  # this repository was never created: the scrub says so
+
+
+def test_a_job_without_a_backup_gets_no_restore_test_until_its_first_backup(
+    service: Service, tmp_path: Path
+) -> None:
+    source = tmp_path / "letters"
+    source.mkdir()
+    (source / "letter.txt").write_text("dear sir\n")
+    job_id = service.job("letters", [source])
+    service.clock.advance((FIRST_MONTHLY_SLOT + timedelta(minutes=5) - service.clock.now()).total_seconds())
+
+    before = schedule_verifications(service.sessions, service.clock.now())
+    back_up(service, job_id)
+    after = schedule_verifications(service.sessions, service.clock.now())
+
+    kinds = {record.id: (record.kind, record.job_id) for record in _register(service)}
+    assert all(kinds[identity][0] is VerificationKind.SCRUB for identity in before)
+    assert [kinds[identity] for identity in after] == [(VerificationKind.RESTORE_TEST, job_id)]

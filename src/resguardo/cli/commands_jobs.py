@@ -11,11 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from resguardo.catalog.thresholds import MAX_DAYS, MAX_PERCENT, MIN_DAYS, MIN_PERCENT, THRESHOLD_FIELDS
 from resguardo.cli.catalog_client.choose import open_catalog
 from resguardo.cli.catalog_client.protocol import JobReferences
 from resguardo.cli.catalog_helpers import print_done, print_record
 from resguardo.cli.commands_db import DatabaseUrlOption, DataDirOption, command_output
+from resguardo.core.thresholds import MAX_DAYS, MAX_PERCENT, MIN_DAYS, MIN_PERCENT, THRESHOLD_FIELDS
 
 job_app = typer.Typer(help="The service's backup jobs.", no_args_is_help=True, rich_markup_mode=None)
 

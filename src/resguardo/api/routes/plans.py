@@ -41,7 +41,7 @@ from resguardo.catalog.queries import (
 )
 from resguardo.catalog.queries.plans import MAX_RETRIES
 from resguardo.catalog.retention import validated_retention
-from resguardo.catalog.thresholds import MAX_DAYS, MAX_PERCENT, MIN_DAYS, MIN_PERCENT, THRESHOLD_FIELDS
+from resguardo.core.thresholds import MAX_DAYS, MAX_PERCENT, MIN_DAYS, MIN_PERCENT, THRESHOLD_FIELDS
 from resguardo.schedules import checked_schedule_document
 from resguardo.services import request_run_now
 

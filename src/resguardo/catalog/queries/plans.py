@@ -30,8 +30,8 @@ from resguardo.catalog.queries._common import (
 )
 from resguardo.catalog.retention import validated_retention
 from resguardo.catalog.sources import check_source
-from resguardo.catalog.thresholds import THRESHOLD_FIELDS, check_thresholds
 from resguardo.core.errors import Conflict, UsageError
+from resguardo.core.thresholds import THRESHOLD_FIELDS, check_thresholds
 from resguardo.schedules import anchored_schedule_document, checked_schedule_document
 
 CATEGORY_FIELDS = (
@@ -81,7 +81,7 @@ def create_category(
     Raises:
         Conflict: the name is taken.
         ConfigurationError: the schedule or retention is invalid.
-        UsageError: a threshold is out of bounds (:mod:`resguardo.catalog.thresholds`).
+        UsageError: a threshold is out of bounds (:mod:`resguardo.core.thresholds`).
     """
     ensure_name_free(session, Category, Category.name, name, "category")
     thresholds = {

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Text, or_, select, type_coerce, update
+from sqlalchemy import CursorResult, Text, exists, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from resguardo.catalog.enums import VerificationKind
@@ -59,8 +59,9 @@ class VerificationScheduleRow:
 
 
 def verification_schedule_rows(session: Session) -> list[VerificationScheduleRow]:
-    """Return a row per repository (its scrub) and per job not paused (its restore test), reading only
-    the columns needed (a scheduling pass runs every half minute over every job)."""
+    """Return a row per repository (its scrub) and per job not paused that saved a backup (its restore
+    test: a job with nothing to restore is not tested, and its first test comes after its first
+    backup), reading only the columns needed (a scheduling pass runs every half minute over every job)."""
     busy = pending_subjects(session)
     scrub, test = VerificationKind.SCRUB, VerificationKind.RESTORE_TEST
     repositories = select(
@@ -80,6 +81,7 @@ def verification_schedule_rows(session: Session) -> list[VerificationScheduleRow
             Job.restore_test_last_slot,
         )
         .where(Job.paused.is_(False))
+        .where(exists().where(Run.job_id == Job.id, Run.snapshot_id.is_not(None)))
         .order_by(Job.id)
     )
     rows = [

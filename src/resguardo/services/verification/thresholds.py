@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
-from resguardo.catalog.thresholds import THRESHOLD_FIELDS
+from resguardo.core.thresholds import THRESHOLD_FIELDS
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from resguardo.catalog.queries import (
     list_repositories,
     list_runs,
 )
-from resguardo.catalog.thresholds import THRESHOLD_FIELDS
 from resguardo.core.errors import ConfigurationError
+from resguardo.core.thresholds import THRESHOLD_FIELDS
 from resguardo.services import request_run_now
 from resguardo.web.forms import FormInvalid, FormState, checked, flag, optional_int, submit
 from resguardo.web.i18n import gettext

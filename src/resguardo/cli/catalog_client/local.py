@@ -10,6 +10,7 @@ from resguardo.cli.catalog_client.local_inventory import LocalInventory
 from resguardo.cli.catalog_client.local_people import LocalPeople
 from resguardo.cli.catalog_client.local_plans import LocalPlans
 from resguardo.cli.catalog_client.local_restores import LocalRestores
+from resguardo.cli.catalog_client.local_verification_settings import LocalVerificationSettings
 from resguardo.cli.catalog_client.local_verifications import LocalVerifications
 from resguardo.cli.commands_db import catalog_engine
 
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 
-class LocalCatalog(LocalInventory, LocalPeople, LocalPlans, LocalRestores, LocalVerifications):
+class LocalCatalog(
+    LocalInventory, LocalPeople, LocalPlans, LocalRestores, LocalVerifications, LocalVerificationSettings
+):
     """Every catalog command's operation on the catalog's database (see the protocol)."""
 
 

@@ -60,6 +60,13 @@ SAME_AS_API = {
     ("GET", "/verifications"): ("GET", "/api/v1/verifications"),
     ("GET", "/verifications/{verification_id}"): ("GET", "/api/v1/verifications/{verification_id}"),
     ("POST", "/verifications/new"): ("POST", "/api/v1/verifications"),
+    ("POST", "/repositories/{repository_id}/verification"): (
+        "PATCH",
+        "/api/v1/repositories/{repository_id}/verification",
+    ),
+    ("POST", "/jobs/{job_id}/verification"): ("PATCH", "/api/v1/jobs/{job_id}/restore-test"),
+    ("POST", "/verification-servers/{kind}"): ("PUT", "/api/v1/verification-servers/{kind}"),
+    ("POST", "/verification-servers/{kind}/remove"): ("DELETE", "/api/v1/verification-servers/{kind}"),
     ("POST", "/logout"): ("DELETE", "/api/v1/session"),
 }
 
@@ -106,7 +113,7 @@ def test_each_console_form_checks_the_permission_of_its_api_endpoint(console: Co
     )
 
 
-def _objects(console: Console) -> dict[str, int]:
+def _objects(console: Console) -> dict[str, Any]:
     """Make one record of each kind; return the ID to put in each path parameter."""
     with console.sessions() as session:
         client = create_client(session, name="matrix-host", address="h.example", now=NOW)
@@ -149,10 +156,10 @@ def _objects(console: Console) -> dict[str, int]:
             "verification_id": verification.id,
         }
     ids["user_id"] = console.user("matrix-target", [Role.REQUESTER])
-    return ids
+    return {**ids, "kind": "postgresql"}
 
 
-def _fill(path: str, ids: dict[str, int]) -> str:
+def _fill(path: str, ids: dict[str, Any]) -> str:
     return re.sub(r"\{(\w+)\}", lambda match: str(ids[match.group(1)]), path)
 
 

@@ -12,6 +12,7 @@ from resguardo.web.routes import (
     restores,
     runs,
     session,
+    verification_settings,
     verifications,
 )
 
@@ -24,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     restores.router,  # before runs: /runs/{id}/restore
     runs.router,
     verifications.router,
+    verification_settings.router,
     people.router,
     audit.router,
 )

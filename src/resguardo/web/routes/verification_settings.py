@@ -21,8 +21,8 @@ from resguardo.catalog.queries.verification_plans import RESTORE_TEST_SERVER_KIN
 from resguardo.core.errors import ConfigurationError, NotFound
 from resguardo.jobs.verification_documents import server_json
 from resguardo.web.forms import FormInvalid, FormState, checked, optional_int, submit
-from resguardo.web.i18n import gettext
-from resguardo.web.pages import Fields, page, render, see_other
+from resguardo.web.i18n import gettext, using_language
+from resguardo.web.pages import Fields, language_of, page, render, see_other
 from resguardo.web.routes.verifications import job_context, repository_context
 from resguardo.web.schedules import schedule_from_form
 
@@ -68,7 +68,8 @@ def repository_verification_save(
         api.repository_verification_update(repository_id, body, request, session, principal)
         return f"/repositories/{repository_id}/verification"
 
-    return submit(request, session, principal, SUBJECT_TEMPLATE, context, save)
+    with using_language(language_of(request, principal)):  # the form's errors in the page's language
+        return submit(request, session, principal, SUBJECT_TEMPLATE, context, save)
 
 
 @router.post("/jobs/{job_id}/verification")
@@ -90,7 +91,8 @@ def job_restore_test_save(
         api.job_restore_test_update(job_id, body, request, session, principal)
         return f"/jobs/{job_id}/verification"
 
-    return submit(request, session, principal, SUBJECT_TEMPLATE, context, save)
+    with using_language(language_of(request, principal)):  # the form's errors in the page's language
+        return submit(request, session, principal, SUBJECT_TEMPLATE, context, save)
 
 
 def _servers_context(session: CatalogSession, forms: dict[str, FormState] | None = None) -> dict[str, Any]:
@@ -127,7 +129,7 @@ def verification_server_save(
 ) -> Response:
     """Set the restore-test server of ``kind`` as ``PUT /api/v1/verification-servers/{kind}`` does; an
     empty password keeps the stored one."""
-    state = FormState({"url": fields.get("url", "")})
+    state = FormState({"url": _without_password(fields.get("url", ""))})  # shown again: never a password
     context = _servers_context(session, {kind: state})
     context["form"] = state
 
@@ -135,11 +137,22 @@ def verification_server_save(
         password = fields.get("password", "")
         if not password:
             password = _stored_password(request, session, kind)
-        body = checked(api.TestServer, {"url": state.values["url"].strip(), "password": password})
+        body = checked(api.TestServer, {"url": fields.get("url", "").strip(), "password": password})
         api.verification_servers_set(kind, body, request, session, principal)  # type: ignore[arg-type]
         return "/verification-servers"
 
-    return submit(request, session, principal, SERVERS_TEMPLATE, context, save)
+    with using_language(language_of(request, principal)):
+        return submit(request, session, principal, SERVERS_TEMPLATE, context, save)
+
+
+def _without_password(url: str) -> str:
+    """Return ``url`` without the password of its user part (``user:secret@host`` → ``user@host``)."""
+    scheme, separator, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    user, _at, host = authority.rpartition("@")
+    return f"{scheme}{separator}{user.partition(':')[0]}@{host}{slash}{path}"
 
 
 def _stored_password(request: Request, session: CatalogSession, kind: str) -> str:

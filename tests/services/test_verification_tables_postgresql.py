@@ -83,7 +83,9 @@ def test_rows_deleted_from_a_table_beyond_the_threshold_warn_naming_the_table_an
     assert "public.orders" in second.log or "public.orders" in (second.error or "")
 
 
-def test_rows_deleted_under_the_threshold_give_no_warning(service: Service, pg_server: PostgresCluster) -> None:
+def test_rows_deleted_under_the_threshold_give_no_warning(
+    service: Service, pg_server: PostgresCluster
+) -> None:
     job_id, database = _database_job(service, pg_server)
     _run_now(service, job_id)
     _delete_orders(pg_server, database, 600)  # 10% of the orders

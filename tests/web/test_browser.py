@@ -250,4 +250,6 @@ def test_spanish_operator_edits_a_repositorys_verification_schedule_and_sees_it_
     )
     assert words
     assert "14 días" in browser.find_element(By.CSS_SELECTOR, "dl.details").text
-    assert browser.find_element(By.ID, "field-schedule").get_attribute("value") == "weekly on saturday at 05:30"
+    assert (
+        browser.find_element(By.ID, "field-schedule").get_attribute("value") == "weekly on saturday at 05:30"
+    )

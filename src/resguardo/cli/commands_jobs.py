@@ -266,7 +266,9 @@ def job_edit(
         else:
             document = catalog.show_job(name)
         if testing:
-            settings = catalog.set_job_restore_test(document["name"], test_schedule, restore_test_sample_files)
+            settings = catalog.set_job_restore_test(
+                document["name"], test_schedule, restore_test_sample_files
+            )
             document = {**document, "restore_test": settings}
             sample = settings["sample_files"]
             message = "; restore tests: " + settings_line(settings, f"up to {sample} files restored")

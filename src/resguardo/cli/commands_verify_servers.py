@@ -26,7 +26,9 @@ KindArgument = Annotated[str, typer.Argument(metavar="KIND", help="postgresql or
 def _kind(kind: str) -> str:
     """Return ``kind`` when it is a kind of test server. Raises UsageError naming the argument."""
     if kind not in SERVER_KINDS:
-        raise UsageError(f"KIND {kind!r} is not a kind of test server", f"use one of: {', '.join(SERVER_KINDS)}")
+        raise UsageError(
+            f"KIND {kind!r} is not a kind of test server", f"use one of: {', '.join(SERVER_KINDS)}"
+        )
     return kind
 
 

@@ -23,8 +23,8 @@ from resguardo.api.permissions import roles_for
 from resguardo.api.routes._common import DATABASE_INTEGER_MAX
 from resguardo.api.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_token
 from resguardo.web import i18n
-from resguardo.web.schedules import schedule_in_words
 from resguardo.web.reasons import reason_text
+from resguardo.web.schedules import schedule_in_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_SIZE = 50

@@ -275,7 +275,13 @@ def verification_servers_remove(
     """Remove the server restore tests of ``kind`` restore into (404 when none is set); return what it was."""
     document = server_json(remove_restore_test_server(session, kind))
     audit(
-        session, request, principal, "verification_server.remove", "verification_server", kind, before=document
+        session,
+        request,
+        principal,
+        "verification_server.remove",
+        "verification_server",
+        kind,
+        before=document,
     )
     session.commit()
     return document

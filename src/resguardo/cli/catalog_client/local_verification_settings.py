@@ -71,7 +71,9 @@ class LocalVerificationSettings(LocalBase):
 
         key, now = self.secret_key(), self.now()
         with self.sessions() as session:
-            record = queries.set_restore_test_server(session, key, kind, url, password, now, local_user_name())
+            record = queries.set_restore_test_server(
+                session, key, kind, url, password, now, local_user_name()
+            )
             parse_address(url, kind)
             document = server_json(record)
             self.record_change(

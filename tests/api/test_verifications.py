@@ -123,3 +123,19 @@ def test_a_restore_test_server_password_is_sealed_and_never_shown(api: Api, admi
     assert [item["kind"] for item in listed.json()["items"]] == ["postgresql"]
     for text in (stored.text, listed.text, audit.text):
         assert "scratch-pass-8812" not in text
+
+
+def test_a_restore_test_server_is_removed_and_audited(api: Api, admin: dict[str, str]) -> None:
+    body = {"url": "postgresql://tester@127.0.0.1:5432/", "password": "scratch-pass-5521"}
+    api.client.put("/api/v1/verification-servers/postgresql", json=body, headers=admin)
+
+    removed = api.client.delete("/api/v1/verification-servers/postgresql", headers=admin)
+    again = api.client.delete("/api/v1/verification-servers/postgresql", headers=admin)
+    listed = api.client.get("/api/v1/verification-servers", headers=admin)
+    audit = api.client.get("/api/v1/audit", params={"limit": 500}, headers=admin)
+
+    assert removed.status_code == 200 and removed.json()["kind"] == "postgresql"
+    assert again.status_code == 404
+    assert listed.json()["items"] == []
+    assert "verification_server.remove" in {entry["action"] for entry in audit.json()["items"]}
+    assert "scratch-pass-5521" not in audit.text + removed.text

@@ -227,3 +227,29 @@ def test_operator_presses_verify_now_on_the_repository_page_and_sees_the_scrub_p
     assert '"packs"' in browser.find_element(By.ID, "verification-evidence").text
     browser.get(server.url + "/verifications")
     assert "Passed" in browser.find_element(By.ID, "verifications").text
+
+
+def test_spanish_operator_edits_a_repositorys_verification_schedule_and_sees_it_in_words(
+    browser: WebDriver, server: Server
+) -> None:
+    _log_in(browser, server, "ana")
+    browser.get(server.url + "/repositories")
+    browser.find_element(By.CSS_SELECTOR, "a[href$='/verification']").click()
+    schedule = _until(browser, server, expected.element_to_be_clickable((By.ID, "field-schedule")))
+    schedule.clear()
+    schedule.send_keys("weekly on saturday at 05:30")
+    period = browser.find_element(By.ID, "field-scrub_period_days")
+    period.clear()
+    period.send_keys("14")
+    browser.find_element(By.ID, "save-verification").click()
+
+    words = _until(
+        browser,
+        server,
+        expected.text_to_be_present_in_element((By.ID, "schedule-words"), "semanal, los sábados a las 05:30"),
+    )
+    assert words
+    assert "14 días" in browser.find_element(By.CSS_SELECTOR, "dl.details").text
+    assert (
+        browser.find_element(By.ID, "field-schedule").get_attribute("value") == "weekly on saturday at 05:30"
+    )

@@ -67,6 +67,13 @@ SAME_AS_API = {
         "POST",
         "/api/v1/notifications/{notification_id}/retry",
     ),
+    ("POST", "/repositories/{repository_id}/verification"): (
+        "PATCH",
+        "/api/v1/repositories/{repository_id}/verification",
+    ),
+    ("POST", "/jobs/{job_id}/verification"): ("PATCH", "/api/v1/jobs/{job_id}/restore-test"),
+    ("POST", "/verification-servers/{kind}"): ("PUT", "/api/v1/verification-servers/{kind}"),
+    ("POST", "/verification-servers/{kind}/remove"): ("DELETE", "/api/v1/verification-servers/{kind}"),
     ("POST", "/logout"): ("DELETE", "/api/v1/session"),
 }
 
@@ -113,7 +120,7 @@ def test_each_console_form_checks_the_permission_of_its_api_endpoint(console: Co
     )
 
 
-def _objects(console: Console) -> dict[str, int]:
+def _objects(console: Console) -> dict[str, Any]:
     """Make one record of each kind; return the ID to put in each path parameter."""
     with console.sessions() as session:
         client = create_client(session, name="matrix-host", address="h.example", now=NOW)
@@ -157,10 +164,10 @@ def _objects(console: Console) -> dict[str, int]:
             "notification_id": 999_999,
         }
     ids["user_id"] = console.user("matrix-target", [Role.REQUESTER])
-    return ids
+    return {**ids, "kind": "postgresql"}
 
 
-def _fill(path: str, ids: dict[str, int]) -> str:
+def _fill(path: str, ids: dict[str, Any]) -> str:
     return re.sub(r"\{(\w+)\}", lambda match: str(ids[match.group(1)]), path)
 
 

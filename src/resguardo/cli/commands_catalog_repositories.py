@@ -13,6 +13,12 @@ import typer
 from resguardo.cli.catalog_client.choose import open_catalog
 from resguardo.cli.catalog_helpers import given, print_done, print_record, read_secret
 from resguardo.cli.commands_db import DatabaseUrlOption, DataDirOption, command_output
+from resguardo.cli.verification_options import (
+    ScrubPeriodOption,
+    VerificationScheduleOption,
+    schedule_of_option,
+    settings_line,
+)
 
 repository_app = typer.Typer(
     help="The repositories the service's jobs write to.", no_args_is_help=True, rich_markup_mode=None
@@ -108,20 +114,35 @@ def repository_edit(
         bool, typer.Option("--change-passphrase", help="Ask for a new passphrase (or read --password-file).")
     ] = False,
     max_concurrent_runs: RunLimitOption = None,
+    verification_schedule: VerificationScheduleOption = None,
+    scrub_period_days: ScrubPeriodOption = None,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Change the given fields of a repository, and its sealed passphrase with --password-file.
+    """Change the given fields of a repository, its sealed passphrase with --password-file, and its
+    scrub schedule and period.
 
     \f
     Raises:
-        NotFound: no such repository. Conflict: the new name is taken. UsageError: a bad location.
+        NotFound: no such repository. Conflict: the new name is taken. UsageError: a bad location or
+        --verification-schedule.
     """
     changes = given(name=new_name, url=url, notes=notes, max_concurrent_runs=max_concurrent_runs)
+    schedule = schedule_of_option(verification_schedule, "--verification-schedule")
+    verifying = schedule is not None or scrub_period_days is not None
     passphrase = read_secret(password_file, WHAT) if password_file or change_passphrase else None
+    message = ""
     with open_catalog(ctx, database_url, data_dir) as catalog:
-        document = catalog.edit_repository(name, changes, passphrase)
-    print_done(command_output(ctx), document, f"repository {document['name']!r} changed")
+        if changes or passphrase is not None or not verifying:
+            document = catalog.edit_repository(name, changes, passphrase)
+        else:
+            document = catalog.show_repository(name)
+        if verifying:
+            settings = catalog.set_repository_verification(document["name"], schedule, scrub_period_days)
+            document = {**document, "verification": settings}
+            days = settings["scrub_period_days"]
+            message = "; scrubs: " + settings_line(settings, f"every pack read within {days} days")
+    print_done(command_output(ctx), document, f"repository {document['name']!r} changed{message}")
 
 
 @repository_app.command("remove")

@@ -15,6 +15,12 @@ from resguardo.cli.catalog_client.choose import open_catalog
 from resguardo.cli.catalog_client.protocol import JobReferences
 from resguardo.cli.catalog_helpers import print_done, print_record
 from resguardo.cli.commands_db import DatabaseUrlOption, DataDirOption, command_output
+from resguardo.cli.verification_options import (
+    RestoreTestScheduleOption,
+    SampleFilesOption,
+    schedule_of_option,
+    settings_line,
+)
 from resguardo.core.thresholds import MAX_DAYS, MAX_PERCENT, MIN_DAYS, MIN_PERCENT, THRESHOLD_FIELDS
 
 job_app = typer.Typer(help="The service's backup jobs.", no_args_is_help=True, rich_markup_mode=None)
@@ -229,15 +235,18 @@ def job_edit(
             "--category-thresholds", help="Drop the job's own verification thresholds: follow the category's."
         ),
     ] = False,
+    restore_test_schedule: RestoreTestScheduleOption = None,
+    restore_test_sample_files: SampleFilesOption = None,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Change the given fields of a job (--path and --exclude replace the source).
+    """Change the given fields of a job (--path and --exclude replace the source), and its restore-test
+    schedule and sample size.
 
     \f
     Raises:
         NotFound: no such job or reference. Conflict: the new name is taken.
-        ConfigurationError: an invalid schedule or retention.
+        ConfigurationError: an invalid schedule or retention. UsageError: a bad --restore-test-schedule.
     """
     fields: dict[str, Any] = _plan(schedule, retention, description)
     if category_thresholds:
@@ -247,9 +256,23 @@ def job_edit(
         fields["name"] = new_name
     if path:
         fields["source"] = _source(path, exclude)
+    test_schedule = schedule_of_option(restore_test_schedule, "--restore-test-schedule")
+    testing = test_schedule is not None or restore_test_sample_files is not None
+    references = JobReferences(client, repository, category)
+    message = ""
     with open_catalog(ctx, database_url, data_dir) as catalog:
-        document = catalog.edit_job(name, JobReferences(client, repository, category), fields)
-    print_done(command_output(ctx), document, f"job {document['name']!r} changed")
+        if fields or references != JobReferences() or not testing:
+            document = catalog.edit_job(name, references, fields)
+        else:
+            document = catalog.show_job(name)
+        if testing:
+            settings = catalog.set_job_restore_test(
+                document["name"], test_schedule, restore_test_sample_files
+            )
+            document = {**document, "restore_test": settings}
+            sample = settings["sample_files"]
+            message = "; restore tests: " + settings_line(settings, f"up to {sample} files restored")
+    print_done(command_output(ctx), document, f"job {document['name']!r} changed{message}")
 
 
 def _set_paused(ctx: typer.Context, name: str, paused: bool, database_url: str | None, data_dir: Any) -> None:

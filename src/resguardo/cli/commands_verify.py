@@ -148,5 +148,8 @@ def verify_list(  # noqa: PLR0917 (each option is a command-line option)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``verify`` command group to ``app``."""
+    """Add the ``verify`` command group (with ``verify server``) to ``app``."""
+    from resguardo.cli.commands_verify_servers import server_app
+
+    verify_app.add_typer(server_app, name="server")
     app.add_typer(verify_app, name="verify")

@@ -23,6 +23,7 @@ from resguardo.api.permissions import roles_for
 from resguardo.api.routes._common import DATABASE_INTEGER_MAX
 from resguardo.api.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_token
 from resguardo.web import i18n
+from resguardo.web.reasons import reason_text
 from resguardo.web.schedules import schedule_in_words
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -61,6 +62,7 @@ def _environment() -> Environment:
         number=i18n.format_number,
         size=i18n.format_size,
         schedule_words=schedule_in_words,
+        reason_text=reason_text,
     )
     return environment
 

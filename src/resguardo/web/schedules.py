@@ -74,3 +74,9 @@ def schedule_in_words(document: dict[str, Any]) -> str:
         return describe_schedule(document, current_language())
     except InvalidSchedule:
         return str(document)
+
+
+def schedule_text(document: dict[str, Any]) -> str:
+    """Return a stored schedule as the one text an operator edits, its window written in it."""
+    text, start, end = schedule_for_display(document)
+    return f"{text} window {start}-{end}" if start else text

@@ -30,6 +30,7 @@ from resguardo.catalog.queries import (
     get_verification,
     list_restore_test_servers,
     list_verifications,
+    remove_restore_test_server,
     set_job_restore_test,
     set_repository_verification,
     set_restore_test_server,
@@ -260,5 +261,27 @@ def verification_servers_set(
     parse_address(body.url, kind)  # ConfigurationError (422) when it is no server address of its kind
     document = server_json(record)
     audit(session, request, principal, "verification_server.set", "verification_server", kind, after=document)
+    session.commit()
+    return document
+
+
+@router.delete("/verification-servers/{kind}")
+def verification_servers_remove(
+    kind: ServerKind,
+    request: Request,
+    session: CatalogSession,
+    principal: Annotated[Principal, allow("verifications.configure")],
+) -> dict[str, Any]:
+    """Remove the server restore tests of ``kind`` restore into (404 when none is set); return what it was."""
+    document = server_json(remove_restore_test_server(session, kind))
+    audit(
+        session,
+        request,
+        principal,
+        "verification_server.remove",
+        "verification_server",
+        kind,
+        before=document,
+    )
     session.commit()
     return document

@@ -205,6 +205,20 @@ def list_restore_test_servers(session: Session) -> list[RestoreTestServer]:
     return list(session.scalars(select(RestoreTestServer).order_by(RestoreTestServer.kind)))
 
 
+def remove_restore_test_server(session: Session, kind: str) -> RestoreTestServer:
+    """Remove the restore-test server of ``kind`` (and its sealed password); flush; return what it was.
+
+    Raises:
+        NotFound: none is configured for ``kind``.
+    """
+    record = session.get(RestoreTestServer, kind)
+    if record is None:
+        raise NotFound(f"no {kind} server is configured for restore tests", "see the servers that are set")
+    session.delete(record)
+    session.flush()
+    return record
+
+
 def restore_test_server(session: Session, key: SecretKey, kind: str) -> tuple[str, str]:
     """Return (URL, password) of the restore-test server of ``kind``.
 

@@ -11,6 +11,7 @@ from resguardo.cli.catalog_client.local_notifications import LocalNotifications
 from resguardo.cli.catalog_client.local_people import LocalPeople
 from resguardo.cli.catalog_client.local_plans import LocalPlans
 from resguardo.cli.catalog_client.local_restores import LocalRestores
+from resguardo.cli.catalog_client.local_verification_settings import LocalVerificationSettings
 from resguardo.cli.catalog_client.local_verifications import LocalVerifications
 from resguardo.cli.commands_db import catalog_engine
 
@@ -21,7 +22,13 @@ if TYPE_CHECKING:
 
 
 class LocalCatalog(
-    LocalInventory, LocalPeople, LocalPlans, LocalRestores, LocalVerifications, LocalNotifications
+    LocalInventory,
+    LocalPeople,
+    LocalPlans,
+    LocalRestores,
+    LocalVerifications,
+    LocalVerificationSettings,
+    LocalNotifications,
 ):
     """Every catalog command's operation on the catalog's database (see the protocol)."""
 

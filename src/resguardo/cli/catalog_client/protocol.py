@@ -235,3 +235,30 @@ class CatalogClient(Protocol):
         """Queue the failed message ``notification_id`` again; return it. Raises NotFound, Conflict
         (not failed), AccessDenied."""
         ...
+
+    def set_repository_verification(
+        self, name: str, schedule: Mapping[str, Any] | None, period_days: int | None
+    ) -> Record:
+        """Set the scrub schedule (dict form) and/or period of the repository ``name`` (None: unchanged);
+        return its verification settings. Raises NotFound, ConfigurationError, AccessDenied."""
+        ...
+
+    def set_job_restore_test(
+        self, name: str, schedule: Mapping[str, Any] | None, sample_files: int | None
+    ) -> Record:
+        """Set the restore-test schedule and/or sample size of the job ``name`` (None: unchanged); return
+        its restore-test settings. Raises NotFound, ConfigurationError, AccessDenied."""
+        ...
+
+    def list_test_servers(self) -> list[Record]:
+        """Return the database servers restore tests restore into, by kind (never their passwords)."""
+        ...
+
+    def set_test_server(self, kind: str, url: str, password: str) -> Record:
+        """Set the restore-test server of ``kind`` (``postgresql``, ``mysql``); ``password`` is sealed
+        (empty: none). Return it without the password. Raises UsageError, ConfigurationError, AccessDenied."""
+        ...
+
+    def remove_test_server(self, kind: str) -> Record:
+        """Remove the restore-test server of ``kind``; return what it was. Raises NotFound, AccessDenied."""
+        ...

@@ -13,6 +13,7 @@ from resguardo.web.routes import (
     restores,
     runs,
     session,
+    verification_settings,
     verifications,
 )
 
@@ -25,6 +26,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     restores.router,  # before runs: /runs/{id}/restore
     runs.router,
     verifications.router,
+    verification_settings.router,
     people.router,
     audit.router,
     notifications.router,

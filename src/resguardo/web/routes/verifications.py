@@ -29,9 +29,10 @@ from resguardo.catalog.queries import (
 )
 from resguardo.core.errors import UsageError
 from resguardo.jobs.verification_documents import job_restore_test_json, repository_verification_json
-from resguardo.web.forms import FormInvalid, checked
+from resguardo.web.forms import FormInvalid, FormState, checked
 from resguardo.web.pages import PAGE_SIZE, Fields, page, page_offset, render, see_other
 from resguardo.web.routes.runs import job_names
+from resguardo.web.schedules import schedule_text
 
 router = APIRouter(include_in_schema=False)
 RecordId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
@@ -112,6 +113,54 @@ def _history(session: Session, chosen: VerificationFilter) -> list[Any]:
     return list_verifications(session, chosen, 0, HISTORY).items
 
 
+def repository_context(
+    session: Session, request: Request, repository_id: int, form: FormState | None = None
+) -> dict[str, Any]:
+    """Return the context of a repository's scrubs page; its form shows the stored settings unless
+    ``form`` (a form sent back) is given."""
+    record = get_repository(session, repository_id)
+    settings = repository_verification_json(record, now_of(request))
+    values = {
+        "schedule": schedule_text(settings["schedule"]),
+        "scrub_period_days": settings["scrub_period_days"],
+    }
+    return {
+        "subject": record.name,
+        "subject_field": "repository_id",
+        "subject_id": record.id,
+        "settings": settings,
+        "next_due": _moment(settings["next_due"]),
+        "history": _history(
+            session, VerificationFilter(kind=VerificationKind.SCRUB, repository_id=record.id)
+        ),
+        "is_job": False,
+        "form": form or FormState(values),
+        "action": f"/repositories/{record.id}/verification",
+        "write_permission": "repositories.write",
+    }
+
+
+def job_context(
+    session: Session, request: Request, job_id: int, form: FormState | None = None
+) -> dict[str, Any]:
+    """Return the context of a job's restore tests page (see :func:`repository_context`)."""
+    job = get_job(session, job_id)
+    settings = job_restore_test_json(job, now_of(request))
+    values = {"schedule": schedule_text(settings["schedule"]), "sample_files": settings["sample_files"]}
+    return {
+        "subject": job.name,
+        "subject_field": "job_id",
+        "subject_id": job.id,
+        "settings": settings,
+        "next_due": _moment(settings["next_due"]),
+        "history": _history(session, VerificationFilter(job_id=job.id)),
+        "is_job": True,
+        "form": form or FormState(values),
+        "action": f"/jobs/{job.id}/verification",
+        "write_permission": "jobs.write",
+    }
+
+
 @router.get("/repositories/{repository_id}/verification")
 def repository_verification_page(
     repository_id: RecordId,
@@ -119,19 +168,9 @@ def repository_verification_page(
     session: CatalogSession,
     principal: Annotated[Principal, page("verifications.read")],
 ) -> HTMLResponse:
-    """Show a repository's scrubs: settings, cycle progress, next scrub, history, and "verify now"."""
-    record = get_repository(session, repository_id)
-    context = {
-        "subject": record.name,
-        "subject_field": "repository_id",
-        "subject_id": record.id,
-        "settings": (settings := repository_verification_json(record, now_of(request))),
-        "next_due": _moment(settings["next_due"]),
-        "history": _history(
-            session, VerificationFilter(kind=VerificationKind.SCRUB, repository_id=record.id)
-        ),
-        "is_job": False,
-    }
+    """Show a repository's scrubs: settings (a form for operators), cycle progress, next scrub, history,
+    and "verify now"."""
+    context = repository_context(session, request, repository_id)
     return render(request, "verification_subject.html", context, principal)
 
 
@@ -142,18 +181,8 @@ def job_verification_page(
     session: CatalogSession,
     principal: Annotated[Principal, page("verifications.read")],
 ) -> HTMLResponse:
-    """Show a job's restore tests: settings, next test, history, and "verify now"."""
-    job = get_job(session, job_id)
-    context = {
-        "subject": job.name,
-        "subject_field": "job_id",
-        "subject_id": job.id,
-        "settings": (settings := job_restore_test_json(job, now_of(request))),
-        "next_due": _moment(settings["next_due"]),
-        "history": _history(session, VerificationFilter(job_id=job.id)),
-        "is_job": True,
-    }
-    return render(request, "verification_subject.html", context, principal)
+    """Show a job's restore tests: settings (a form for operators), next test, history, and "verify now"."""
+    return render(request, "verification_subject.html", job_context(session, request, job_id), principal)
 
 
 @router.post("/verifications/new")

@@ -60,7 +60,9 @@ def _carried_out(service: Service, restore_id: int) -> Restore:
 def _same_tree(original: Path, restored: Path) -> bool:
     comparison = filecmp.dircmp(original, restored)
     files = [path.relative_to(original) for path in original.rglob("*") if path.is_file()]
-    matched, mismatched, errors = filecmp.cmpfiles(original, restored, [str(p) for p in files], shallow=False)
+    _matched, mismatched, errors = filecmp.cmpfiles(
+        original, restored, [str(p) for p in files], shallow=False
+    )
     return not comparison.left_only and not comparison.right_only and not mismatched and not errors
 
 
@@ -98,10 +100,12 @@ def test_damaged_data_fails_the_restore_untouched_offers_the_intact_copy_and_the
 
 def copy_repository_snapshot(service: Service, repository_id: int) -> str:
     """Return the ID of the one snapshot of a repository (its copy of the run's)."""
-    with service.sessions() as session:
-        with opened_repository(session, service.secret_key, repository_id, CREATED) as (repository, _c, _n):
-            [snapshot] = list_snapshots(repository)
-            return snapshot.id
+    with (
+        service.sessions() as session,
+        opened_repository(session, service.secret_key, repository_id, CREATED) as (repository, _c, _n),
+    ):
+        [snapshot] = list_snapshots(repository)
+        return snapshot.id
 
 
 def test_when_the_copy_is_damaged_too_no_copy_is_offered_and_the_error_says_so(

@@ -11,7 +11,8 @@ and the snapshot's ID there). The same snapshot in repository B is therefore:
 credentials (in memory only) and lists where the snapshot is; a repository that cannot be opened is
 noted, not fatal. Opening repositories costs, so it runs only when needed: when a restore's data check
 failed (:func:`offer_copy`, which also checks the copy's needed data before offering it), or when a
-person asks (``GET /api/v1/runs/{id}/copies``, or a restore asked from a chosen repository). When the
+person asks (``GET /api/v1/runs/{id}/copies``, a restore asked from a chosen repository, or one asked
+from a snapshot whose trees cannot be read: :func:`unreadable_snapshot`). When the
 catalog records copies itself, only :func:`find_copies` changes.
 """
 
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from resguardo.catalog import RestoreKind, SecretKey
 from resguardo.catalog.models import Repository as RepositoryRecord
-from resguardo.core.errors import ResguardoError
+from resguardo.core.errors import Conflict, ResguardoError
 from resguardo.engine.snapshot import CopyOrigin, Snapshot, list_snapshots, load_snapshot
 from resguardo.services.repositories import opened_repository
 from resguardo.services.restore_data import check_needed_data
@@ -217,7 +218,10 @@ def offer_copy(
             damaged.append(copy.repository_name)
             continue
         log.append(f"{where} holds the data needed intact: {blobs} blobs, {size} bytes")
-        message = f"an intact copy of this snapshot is in {where}: restore from the copy instead"
+        message = (
+            f"an intact copy of this snapshot is in repository {copy.repository_name!r} "
+            f"(snapshot {copy.snapshot_id[:8]}): restore from the copy instead"
+        )
         return Offer(copy, message, log)
     if damaged:
         names = ", ".join(repr(name) for name in damaged)
@@ -227,3 +231,27 @@ def offer_copy(
     if search.notes:
         message += f" ({len(search.notes)} repositories could not be searched: see the log)"
     return Offer(None, message, log)
+
+
+def unreadable_snapshot(
+    session: Session, key: SecretKey, source: tuple[int, str], error: ResguardoError, now: datetime
+) -> Conflict:
+    """Return the error of a restore asked from a snapshot whose trees cannot be read in its repository
+    (``source``: the catalog repository and the snapshot's ID there), naming a copy to ask from instead.
+    """
+    repository_id, snapshot_id = source
+    identity, _note = identity_of(session, key, repository_id, snapshot_id, now)
+    search = find_copies(session, key, repository_id, identity, now)
+    message = (
+        f"the snapshot cannot be read in its repository, so nothing can be restored from it: {error.message}"
+    )
+    if not search.copies:
+        return Conflict(
+            message, "no other repository of the catalog holds a copy of it; restore from another run"
+        )
+    copy = search.copies[0]
+    return Conflict(
+        message,
+        f"its copy in repository {copy.repository_name!r} may be restored instead: "
+        f"ask for the restore again with repository_id {copy.repository_id}",
+    )

@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 from resguardo.catalog import ClientSecretName, RestoreKind, SecretKey, queries
 from resguardo.catalog.models import Client, Job, Restore, Run
 from resguardo.catalog.sources import database_via
-from resguardo.core.errors import Conflict, NotFound, UsageError
+from resguardo.core.errors import Conflict, IntegrityError, NotFound, UsageError
 from resguardo.engine.browse import PathNotFound, find_node
 from resguardo.engine.repository import Repository
 from resguardo.engine.snapshot import Snapshot, load_snapshot
-from resguardo.services.copies import SnapshotCopy, find_copies, identity_of
+from resguardo.services.copies import SnapshotCopy, find_copies, identity_of, unreadable_snapshot
 from resguardo.services.repositories import opened_repository
 from resguardo.services.run_sources import ssh_access
 from resguardo.sources.addresses import parse_address
@@ -278,17 +278,22 @@ def request_restore(session: Session, key: SecretKey, order: RestoreOrder, now: 
         NotFound: no such run or client.
         UsageError: the run saved no snapshot, an item is not in it, or the target is missing or of
             another kind (each naming its field: ``run_id``, ``items``, ``target...``).
-        Conflict: the target exists and ``overwrite`` is false.
+        Conflict: the target exists and ``overwrite`` is false; or the snapshot's trees cannot be read
+            (the hint names a copy in another repository to ask from, when there is one).
         ResguardoError: the repository, the snapshot or the target server cannot be read.
     """
     if not order.items:
         raise field_error("choose at least one database or path to restore", "", "items")
     run = _snapshot_run(session, order.run_id)
     repository_id, snapshot_id = _source_of(session, key, run, order.repository_id, now)
-    with opened_repository(session, key, repository_id, now) as (repository, _created, _note):
-        snapshot = load_snapshot(repository, snapshot_id)
-        if order.kind is RestoreKind.PATHS:
-            target = _paths_target(order, snapshot, lambda path: _holds(repository, snapshot, path))
+    try:
+        with opened_repository(session, key, repository_id, now) as (repository, _created, _note):
+            snapshot = load_snapshot(repository, snapshot_id)
+            if order.kind is RestoreKind.PATHS:
+                target = _paths_target(order, snapshot, lambda path: _holds(repository, snapshot, path))
+    except IntegrityError as error:
+        session.rollback()
+        raise unreadable_snapshot(session, key, (repository_id, snapshot_id), error, now) from None
     if order.kind is RestoreKind.DATABASE:
         target = _database_target(session, key, order, run, snapshot)
     return queries.enqueue_restore(

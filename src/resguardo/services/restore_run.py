@@ -3,7 +3,9 @@
 :func:`run_restore` opens the restore's repository with its sealed credentials (in memory only), takes
 the engine's shared lock, loads the snapshot, and first reads every blob the restore needs, checking
 each (authenticated decryption and its ID): a missing or damaged blob fails the restore *before the
-target is touched*. Then it restores:
+target is touched*, and the same snapshot's intact copy in another repository of the catalog, when one
+is found and its needed data checks out, is offered on the restore (``alternative``; see
+:mod:`resguardo.services.copies`): a person decides whether to restore from it. Then it restores:
 
 - databases: each stream is fed to the database server of the target client
   (:func:`resguardo.sources.restore.restore_database`, with the client's sealed database password),

@@ -150,10 +150,15 @@ def find_copies(
                     for snapshot in list_snapshots(repository)
                     if identity.matches(repository.config.id, snapshot)
                 )
-        except ResguardoError as error:
+        except (ResguardoError, OSError) as error:
             session.rollback()
-            search.notes.append(f"repository {name!r} could not be searched: {error.message}")
+            search.notes.append(f"repository {name!r} could not be searched: {_reason(error)}")
     return search
+
+
+def _reason(error: Exception) -> str:
+    """Return what went wrong, for a note: a Resguardo error's message, or the system's."""
+    return error.message if isinstance(error, ResguardoError) else f"{type(error).__name__}: {error}"
 
 
 @dataclass(frozen=True)
@@ -212,9 +217,9 @@ def offer_copy(
         where = f"the copy in repository {copy.repository_name!r} (snapshot {copy.snapshot_id[:8]})"
         try:
             blobs, size = copy_is_intact(session, key, copy, needs, now, cache_directory=cache_directory)
-        except ResguardoError as error:
+        except (ResguardoError, OSError) as error:
             session.rollback()
-            log.append(f"{where} cannot be restored either: {error.message}")
+            log.append(f"{where} cannot be restored either: {_reason(error)}")
             damaged.append(copy.repository_name)
             continue
         log.append(f"{where} holds the data needed intact: {blobs} blobs, {size} bytes")

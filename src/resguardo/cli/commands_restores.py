@@ -241,19 +241,33 @@ def restores_cancel(
 def restores_retry(
     ctx: typer.Context,
     restore_id: RestoreIdArgument,
+    from_copy: Annotated[
+        bool,
+        typer.Option(
+            "--from-copy",
+            help="Read the intact copy of the snapshot in another repository that the failed restore offers.",
+        ),
+    ] = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Queue a failed or cancelled restore again (a new restore with the same items and target).
 
+    When its data check failed and another repository holds the snapshot intact, the failed restore
+    offers that copy ('alternative' in 'restores show'); --from-copy restores from it.
+
     \f
     Raises:
-        NotFound: no such restore. Conflict: it is queued, running or succeeded.
+        NotFound: no such restore. Conflict: it is queued, running or succeeded; or --from-copy and
+            it offers no copy.
     """
     with open_catalog(ctx, database_url, data_dir) as catalog:
-        document = catalog.retry_restore(restore_id)
+        document = catalog.retry_restore(restore_id, from_copy)
+    where = f" from repository {document['repository_id']}" if from_copy else ""
     print_done(
-        command_output(ctx), document, f"restore {restore_id} queued again as restore {document['id']}"
+        command_output(ctx),
+        document,
+        f"restore {restore_id} queued again as restore {document['id']}{where}",
     )
 
 

@@ -3,7 +3,9 @@
 :func:`run_restore` opens the restore's repository with its sealed credentials (in memory only), takes
 the engine's shared lock, loads the snapshot, and first reads every blob the restore needs, checking
 each (authenticated decryption and its ID): a missing or damaged blob fails the restore *before the
-target is touched*. Then it restores:
+target is touched*, and the same snapshot's intact copy in another repository of the catalog, when one
+is found and its needed data checks out, is offered on the restore (``alternative``; see
+:mod:`resguardo.services.copies`): a person decides whether to restore from it. Then it restores:
 
 - databases: each stream is fed to the database server of the target client
   (:func:`resguardo.sources.restore.restore_database`, with the client's sealed database password),
@@ -24,22 +26,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from resguardo.catalog import RestoreKind, RestoreState, SecretKey, queries
 from resguardo.catalog.models import Restore
 from resguardo.clock import SYSTEM_CLOCK, Clock
-from resguardo.core.errors import Conflict, IntegrityError, ResguardoError
-from resguardo.engine.browse import walk_snapshot
+from resguardo.core.errors import Conflict, ResguardoError
 from resguardo.engine.events import Event, ItemWarning, Progress
 from resguardo.engine.locks import locked
 from resguardo.engine.repository import Repository
 from resguardo.engine.snapshot import Snapshot, load_snapshot
-from resguardo.engine.tree import FILE
 from resguardo.services.backup_run import _RunLog as RestoreLog
+from resguardo.services.copies import SnapshotIdentity, offer_copy
 from resguardo.services.repositories import opened_repository
+from resguardo.services.restore_data import NeededDataDamaged, check_needed_data, stream_of
 from resguardo.services.restores import client_commands, server_target
 from resguardo.sources.restore import RestoreTarget, restore_database
 
@@ -62,6 +64,7 @@ class _Work:
     log: RestoreLog
     reporter: Callable[[int], None]
     restored: int = 0
+    identity: SnapshotIdentity | None = None
 
     def count(self, size: int) -> None:
         self.restored += size
@@ -97,6 +100,7 @@ def run_restore(
         restore = queries.get_restore(session, restore_id)
         log.add(f"restore {restore.id} of snapshot {restore.snapshot_id[:8]} on worker {worker_id}")
         work = _Work(restore, log, reporter)
+        alternative: dict[str, Any] | None = None
         try:
             _carry_out(session, secret_key, work, clock, cache_directory)
             state, error = RestoreState.SUCCEEDED, ""
@@ -107,8 +111,10 @@ def run_restore(
         except (ResguardoError, OSError) as failure:
             session.rollback()
             error = _message(failure)
-            log.add(f"failed: {error}")
             state = RestoreState.FAILED
+            if isinstance(failure, NeededDataDamaged):
+                error, alternative = _offer(session, secret_key, work, failure, (clock, cache_directory))
+            log.add(f"failed: {error}")
         try:
             queries.finish_restore(
                 session,
@@ -119,12 +125,37 @@ def run_restore(
                 bytes_restored=work.restored,
                 log=log.text(),
                 error=error,
+                alternative=alternative,
             )
             session.commit()
         except Conflict:
             session.rollback()
             return None
         return state
+
+
+def _offer(
+    session: Session,
+    key: SecretKey,
+    work: _Work,
+    failure: NeededDataDamaged,
+    where: tuple[Clock, str | None],
+) -> tuple[str, dict[str, Any] | None]:
+    """Look for an intact copy of the restore's snapshot in the other repositories (R23); return the
+    restore's error saying what was found, and the copy to offer (None: none)."""
+    clock, cache_directory = where
+    restore = work.restore
+    if restore.repository_id is None or work.identity is None:
+        return _message(failure), None
+    work.log.add("looking for a copy of this snapshot in the other repositories")
+    needs = (restore.kind, [str(item) for item in restore.items])
+    source = (restore.repository_id, work.identity)
+    offer = offer_copy(session, key, source, needs, clock.now(), cache_directory=cache_directory)
+    for line in offer.log:
+        work.log.add(line)
+    if offer.alternative is None:
+        return f"{failure.message}; {offer.message} ({failure.hint})", None
+    return f"{failure.message}; {offer.message}", offer.alternative.to_json()
 
 
 def _message(failure: Exception) -> str:
@@ -189,6 +220,7 @@ def _restore_from_repository(
         work.log.add(f"opened the repository with {credentials_note}")
         with locked(repository):
             snapshot = load_snapshot(repository, restore.snapshot_id)
+            work.identity = SnapshotIdentity.of(repository.config.id, snapshot)
             _verify(repository, snapshot, work)
             if restore.kind is RestoreKind.PATHS:
                 _restore_paths(repository, snapshot, work)
@@ -210,51 +242,15 @@ def _database_target(session: Session, key: SecretKey, restore: Restore) -> Rest
     return server_target(session, key, client, kind, str(target.get("via") or "direct"))
 
 
-def _needed_files(
-    repository: Repository, snapshot: Snapshot, restore: Restore
-) -> list[tuple[str, list[bytes]]]:
-    """Return (path, content blob IDs) of every file the restore reads."""
-    if restore.kind is RestoreKind.DATABASE:
-        names = [_stream_of(snapshot, str(item))["name"] for item in restore.items]
-        roots = [f"/{name}" for name in names]
-    else:
-        roots = [str(item) for item in restore.items]
-    files = []
-    for root in roots:
-        for path, node in walk_snapshot(repository, snapshot, root):
-            if node.type == FILE:
-                files.append((path, list(node.content)))
-    return files
-
-
-def _stream_of(snapshot: Snapshot, database: str) -> dict[str, str | int]:
-    """Return the stream of ``database`` in the snapshot. Raises Conflict when it is not there."""
-    for stream in snapshot.streams:
-        if stream.get("database") == database:
-            return stream
-    raise Conflict(f"snapshot {snapshot.short_id} holds no database {database!r}")
-
-
 def _verify(repository: Repository, snapshot: Snapshot, work: _Work) -> None:
     """Read and check every tree and blob the restore needs, once each, before anything is written.
 
     Raises:
-        IntegrityError: a tree or blob is missing or damaged (nothing was written to the target).
+        NeededDataDamaged: a tree or blob is missing or damaged (nothing was written to the target).
     """
-    seen: set[bytes] = set()
-    size = 0
-    try:
-        for _path, blobs in _needed_files(repository, snapshot, work.restore):
-            for blob_id in blobs:
-                if blob_id not in seen:
-                    size += len(repository.load_blob(blob_id))
-                    seen.add(blob_id)
-    except ResguardoError as error:
-        raise IntegrityError(
-            f"the data this restore needs cannot be read, so nothing was restored: {error.message}",
-            "run 'resguardo check --read-data' on the repository, and restore from another run",
-        ) from None
-    work.log.add(f"checked the data needed: {len(seen)} blobs, {size} bytes, all present and intact")
+    restore = work.restore
+    blobs, size = check_needed_data(repository, snapshot, restore.kind, [str(item) for item in restore.items])
+    work.log.add(f"checked the data needed: {blobs} blobs, {size} bytes, all present and intact")
 
 
 def _counted(chunks: Iterator[bytes], work: _Work) -> Iterator[bytes]:
@@ -275,7 +271,7 @@ def _restore_databases(
     assert target is not None
     names = dict(work.restore.target or {}).get("databases", {})
     for item in work.restore.items:
-        stream = _stream_of(snapshot, str(item))
+        stream = stream_of(snapshot, str(item))
         chunks = _counted(open_file(repository, snapshot, f"/{stream['name']}"), work)
         if target.address is not None:
             target = RestoreTarget(target.kind, target.address.with_database(str(names[item])))

@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 from resguardo.catalog import ClientSecretName, RestoreKind, SecretKey, queries
 from resguardo.catalog.models import Client, Job, Restore, Run
 from resguardo.catalog.sources import database_via
-from resguardo.core.errors import Conflict, UsageError
+from resguardo.core.errors import Conflict, IntegrityError, NotFound, UsageError
 from resguardo.engine.browse import PathNotFound, find_node
 from resguardo.engine.repository import Repository
 from resguardo.engine.snapshot import Snapshot, load_snapshot
+from resguardo.services.copies import SnapshotCopy, find_copies, identity_of, unreadable_snapshot
 from resguardo.services.repositories import opened_repository
 from resguardo.services.run_sources import ssh_access
 from resguardo.sources.addresses import parse_address
@@ -53,6 +54,7 @@ class RestoreOrder:
         overwrite: replace an existing database, file or the entries of a folder that is not empty.
         reason: why (free text, kept with the restore).
         requested_by_id: the user asking (None: the service's own account).
+        repository_id: read the snapshot from its copy in this catalog repository (None: the run's own).
     """
 
     run_id: int
@@ -65,6 +67,7 @@ class RestoreOrder:
     overwrite: bool = False
     reason: str = ""
     requested_by_id: int | None = None
+    repository_id: int | None = None
 
 
 def field_error(message: str, hint: str, name: str) -> UsageError:
@@ -275,18 +278,22 @@ def request_restore(session: Session, key: SecretKey, order: RestoreOrder, now: 
         NotFound: no such run or client.
         UsageError: the run saved no snapshot, an item is not in it, or the target is missing or of
             another kind (each naming its field: ``run_id``, ``items``, ``target...``).
-        Conflict: the target exists and ``overwrite`` is false.
+        Conflict: the target exists and ``overwrite`` is false; or the snapshot's trees cannot be read
+            (the hint names a copy in another repository to ask from, when there is one).
         ResguardoError: the repository, the snapshot or the target server cannot be read.
     """
     if not order.items:
         raise field_error("choose at least one database or path to restore", "", "items")
     run = _snapshot_run(session, order.run_id)
-    job = queries.get_job(session, run.job_id)
-    repository_id = job.repository_id
-    with opened_repository(session, key, repository_id, now) as (repository, _created, _note):
-        snapshot = load_snapshot(repository, str(run.snapshot_id))
-        if order.kind is RestoreKind.PATHS:
-            target = _paths_target(order, snapshot, lambda path: _holds(repository, snapshot, path))
+    repository_id, snapshot_id = _source_of(session, key, run, order.repository_id, now)
+    try:
+        with opened_repository(session, key, repository_id, now) as (repository, _created, _note):
+            snapshot = load_snapshot(repository, snapshot_id)
+            if order.kind is RestoreKind.PATHS:
+                target = _paths_target(order, snapshot, lambda path: _holds(repository, snapshot, path))
+    except IntegrityError as error:
+        session.rollback()
+        raise unreadable_snapshot(session, key, (repository_id, snapshot_id), error, now) from None
     if order.kind is RestoreKind.DATABASE:
         target = _database_target(session, key, order, run, snapshot)
     return queries.enqueue_restore(
@@ -300,7 +307,62 @@ def request_restore(session: Session, key: SecretKey, order: RestoreOrder, now: 
         now=now,
         requested_by_id=order.requested_by_id,
         reason=order.reason,
+        snapshot_id=snapshot_id,
     )
+
+
+def _source_of(
+    session: Session, key: SecretKey, run: Run, chosen: int | None, now: datetime
+) -> tuple[int, str]:
+    """Return the repository and snapshot ID a restore of ``run`` reads: the run's own, or its copy in
+    the ``chosen`` repository.
+
+    Raises:
+        NotFound: no such repository. UsageError: it holds no copy of the snapshot (names ``repository_id``).
+    """
+    own = queries.get_job(session, run.job_id).repository_id
+    if chosen is None or chosen == own:
+        return own, str(run.snapshot_id)
+    try:
+        record = queries.get_repository(session, chosen)
+    except NotFound:
+        raise field_error(
+            f"no repository has ID {chosen}", "see where the snapshot is: the run's copies", "repository_id"
+        ) from None
+    identity, _note = identity_of(session, key, own, str(run.snapshot_id), now)
+    search = find_copies(session, key, own, identity, now, among=[chosen])
+    if not search.copies:
+        why = f" ({search.notes[0]})" if search.notes else ""
+        raise field_error(
+            f"repository {record.name!r} holds no copy of the snapshot of run {run.id}{why}",
+            f"see where it is: GET /api/v1/runs/{run.id}/copies",
+            "repository_id",
+        )
+    return chosen, search.copies[0].snapshot_id
+
+
+def snapshot_locations(session: Session, key: SecretKey, run_id: int, now: datetime) -> dict[str, Any]:
+    """Return where the snapshot of run ``run_id`` can be restored from: the run's repository first,
+    then each copy in another repository of the catalog (each repository is opened), and a note for
+    each repository that could not be searched.
+
+    Raises:
+        NotFound: no such run. UsageError: the run saved no snapshot (names ``run_id``).
+    """
+    run = _snapshot_run(session, run_id)
+    own = queries.get_repository(session, queries.get_job(session, run.job_id).repository_id)
+    identity, note = identity_of(session, key, own.id, str(run.snapshot_id), now)
+    search = find_copies(session, key, own.id, identity, now)
+    first = SnapshotCopy(own.id, own.name, str(run.snapshot_id))
+    locations = [{**first.to_json(), "copy": False}]
+    locations += [{**copy.to_json(), "copy": True} for copy in search.copies]
+    notes = [f"repository {own.name!r}: {note}"] if note else []
+    return {
+        "run_id": run.id,
+        "snapshot_id": run.snapshot_id,
+        "locations": locations,
+        "notes": notes + search.notes,
+    }
 
 
 def _holds(repository: Repository, snapshot: Snapshot, path: str) -> bool:

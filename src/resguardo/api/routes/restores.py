@@ -35,7 +35,13 @@ from resguardo.catalog.queries import (
     requeue_restore,
     snapshot_of,
 )
-from resguardo.services.restores import RestoreOrder, field_error, request_restore, snapshot_contents
+from resguardo.services.restores import (
+    RestoreOrder,
+    field_error,
+    request_restore,
+    snapshot_contents,
+    snapshot_locations,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["restores"])
 RestoreId = Annotated[int, Path(ge=1, le=DATABASE_INTEGER_MAX)]
@@ -64,6 +70,13 @@ class RestoreBody(Input):
     target: RestoreTargetBody
     overwrite: bool = False
     reason: Text = ""
+    repository_id: Identifier | None = None
+
+
+class RetryBody(Input):
+    """How to queue a failed restore again: ``from_copy`` reads the intact copy it offers instead."""
+
+    from_copy: bool = False
 
 
 def _moment(value: datetime | None) -> str | None:
@@ -93,6 +106,7 @@ def restore_json(restore: Restore) -> dict[str, Any]:
         "heartbeat_at": _moment(restore.heartbeat_at),
         "bytes_restored": restore.bytes_restored,
         "error": restore.error,
+        "alternative": restore.alternative,
     }
 
 
@@ -123,6 +137,7 @@ def order_of(body: RestoreBody, principal: Principal) -> RestoreOrder:
         overwrite=body.overwrite,
         reason=body.reason,
         requested_by_id=principal.user.id,
+        repository_id=body.repository_id,
     )
 
 
@@ -139,6 +154,22 @@ def runs_contents(
     """
     key = request.app.state.context.secret_key
     return snapshot_contents(session, key, run_id, now_of(request))
+
+
+@router.get("/runs/{run_id}/copies")
+def runs_copies(
+    run_id: RunId,
+    request: Request,
+    session: CatalogSession,
+    principal: Annotated[Principal, allow("restores.read")],
+) -> dict[str, Any]:
+    """List the repositories that hold a run's snapshot: the run's own first, then each copy made by
+    ``resguardo copy`` (each repository is opened; one that cannot be is named in ``notes``).
+
+    422 naming ``run_id`` when the run saved no snapshot.
+    """
+    key = request.app.state.context.secret_key
+    return snapshot_locations(session, key, run_id, now_of(request))
 
 
 @router.post("/restores", status_code=202)
@@ -204,10 +235,17 @@ def restores_retry(
     request: Request,
     session: CatalogSession,
     principal: Annotated[Principal, allow("restores.start")],
+    body: RetryBody | None = None,
 ) -> dict[str, Any]:
-    """Queue a failed or cancelled restore again, as a new restore (202; 409 for any other state)."""
-    restore = requeue_restore(session, restore_id, now_of(request), principal.user.id)
-    after = {**snapshot_of(restore), "retry_of": restore_id}
+    """Queue a failed or cancelled restore again, as a new restore (202; 409 for any other state).
+
+    With ``{"from_copy": true}`` the new restore reads the intact copy the failed one offers (its
+    ``alternative``): 409 when it offers none.
+    """
+    from_copy = body is not None and body.from_copy
+    now = now_of(request)
+    restore = requeue_restore(session, restore_id, now, principal.user.id, from_copy=from_copy)
+    after = {**snapshot_of(restore), "retry_of": restore_id, "from_copy": from_copy}
     audit(session, request, principal, "restore.retry", "restore", restore.id, after=after)
     session.commit()
     return restore_json(restore)

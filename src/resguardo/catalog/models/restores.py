@@ -20,6 +20,9 @@ class Restore(Base):
     ``target`` is, for databases, ``{"client_id": N, "databases": {"source": "target name"}}`` or
     ``{"sqlite_path": "/path"}``; for paths, ``{"folder": "/path"}`` on the backup server.
     ``request_id`` will name the restore request this restore answers (no foreign key yet).
+    ``alternative``, set when the restore failed because the data it needs is damaged, is the intact
+    copy of the same snapshot in another repository (``repository_id``, ``repository_name``,
+    ``snapshot_id``) that a person may restore from instead (None: none found).
     """
 
     __tablename__ = "restores"
@@ -52,3 +55,4 @@ class Restore(Base):
     bytes_restored: Mapped[int] = mapped_column(BigInteger, default=0)
     log: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str] = mapped_column(Text, default="")
+    alternative: Mapped[dict[str, Any] | None] = mapped_column(JsonText())

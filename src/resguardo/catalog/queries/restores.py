@@ -19,7 +19,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, defer
 
 from resguardo.catalog.enums import RestoreKind, RestoreState
-from resguardo.catalog.models import Restore, Run
+from resguardo.catalog.models import Repository, Restore, Run
 from resguardo.catalog.queries._common import DEFAULT_PAGE_SIZE, Page, get_or_raise, paginate
 from resguardo.core.errors import Conflict, UsageError
 
@@ -39,8 +39,12 @@ def enqueue_restore(
     requested_by_id: int | None = None,
     reason: str = "",
     request_id: int | None = None,
+    snapshot_id: str | None = None,
 ) -> Restore:
     """Queue a restore of ``items`` of the snapshot of ``run`` into ``target``; return it.
+
+    ``repository_id`` and ``snapshot_id`` say where the snapshot is read: the run's repository and
+    snapshot, or a copy of it in another repository (``snapshot_id`` its ID there; None: the run's).
 
     Raises:
         UsageError: the run saved no snapshot, or ``items`` is empty.
@@ -53,7 +57,7 @@ def enqueue_restore(
         run_id=run.id,
         job_id=run.job_id,
         repository_id=repository_id,
-        snapshot_id=run.snapshot_id,
+        snapshot_id=snapshot_id or run.snapshot_id,
         kind=RestoreKind(kind),
         items=list(items),
         target=dict(target),
@@ -170,8 +174,10 @@ def finish_restore(
     bytes_restored: int = 0,
     log: str = "",
     error: str = "",
+    alternative: dict[str, Any] | None = None,
 ) -> Restore:
-    """End a restore a worker holds, in ``state``; return it.
+    """End a restore a worker holds, in ``state``; return it. ``alternative`` is the intact copy of
+    its snapshot in another repository that a failed restore offers (None: none).
 
     Raises:
         UsageError: ``state`` is not one a restore ends in.
@@ -186,6 +192,7 @@ def finish_restore(
         "bytes_restored": bytes_restored,
         "log": log,
         "error": error,
+        "alternative": alternative,
     }
     _update_own_restore(session, restore_id, worker_id, values)
     return get_restore(session, restore_id)
@@ -252,13 +259,19 @@ def cancel_restore(session: Session, restore_id: int, now: datetime) -> Restore:
     return get_restore(session, restore_id)
 
 
-def requeue_restore(session: Session, restore_id: int, now: datetime, requested_by_id: int | None) -> Restore:
+def requeue_restore(
+    session: Session, restore_id: int, now: datetime, requested_by_id: int | None, *, from_copy: bool = False
+) -> Restore:
     """Queue a failed or cancelled restore again, as a new restore with the same snapshot, items, target,
     overwrite and reason; return the new one (the worker checks the target again).
 
+    With ``from_copy``, the new restore reads the intact copy the failed one offers (its
+    ``alternative``: another repository and the snapshot's ID there); ``run_id`` still names the run.
+
     Raises:
         NotFound: no such restore.
-        Conflict: the restore is queued, running or succeeded.
+        Conflict: the restore is queued, running or succeeded; or ``from_copy`` and it offers no copy
+            (or the copy's repository was removed from the catalog).
     """
     old = get_restore(session, restore_id)
     if old.state not in (RestoreState.FAILED, RestoreState.CANCELLED):
@@ -266,11 +279,14 @@ def requeue_restore(session: Session, restore_id: int, now: datetime, requested_
             f"restore {restore_id} is {old.state.value}; only a failed or cancelled restore is queued again",
             "follow it, or start a new restore",
         )
+    repository_id, snapshot_id = old.repository_id, old.snapshot_id
+    if from_copy:
+        repository_id, snapshot_id = _offered_copy(session, old)
     restore = Restore(
         run_id=old.run_id,
         job_id=old.job_id,
-        repository_id=old.repository_id,
-        snapshot_id=old.snapshot_id,
+        repository_id=repository_id,
+        snapshot_id=snapshot_id,
         kind=old.kind,
         items=list(old.items or []),
         target=dict(old.target or {}),
@@ -287,3 +303,25 @@ def requeue_restore(session: Session, restore_id: int, now: datetime, requested_
     session.add(restore)
     session.flush()
     return restore
+
+
+def _offered_copy(session: Session, restore: Restore) -> tuple[int, str]:
+    """Return the repository and snapshot of the copy ``restore`` offers.
+
+    Raises:
+        Conflict: it offers none, or the copy's repository is no longer in the catalog.
+    """
+    offered = dict(restore.alternative or {})
+    if not offered:
+        raise Conflict(
+            f"restore {restore.id} offers no copy to restore from",
+            "a copy is offered when the data check failed and another repository holds the snapshot "
+            "intact; queue it again without the copy, or restore from another run",
+        )
+    repository_id = int(offered["repository_id"])
+    if session.get(Repository, repository_id) is None:
+        raise Conflict(
+            f"repository {offered.get('repository_name')!r} of the copy is no longer in the catalog",
+            "restore from another run",
+        )
+    return repository_id, str(offered["snapshot_id"])

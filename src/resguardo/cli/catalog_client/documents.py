@@ -83,6 +83,7 @@ RESTORE_KEYS = (
     "heartbeat_at",
     "bytes_restored",
     "error",
+    "alternative",
 )
 FAILURE_KEYS = (
     "id",

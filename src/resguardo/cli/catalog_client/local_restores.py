@@ -78,13 +78,14 @@ class LocalRestores(LocalBase):
             self.record_change(session, now, "restore.cancel", "restore", restore_id, before, after)
             return _document(restore)
 
-    def retry_restore(self, restore_id: int) -> Record:
-        """Queue a failed or cancelled restore again; return the new one. Raises NotFound, Conflict."""
+    def retry_restore(self, restore_id: int, from_copy: bool = False) -> Record:
+        """Queue a failed or cancelled restore again (``from_copy``: from the copy it offers); return the
+        new one. Raises NotFound, Conflict."""
         from resguardo.catalog import queries
 
         now = self.now()
         with self.sessions() as session:
-            restore = queries.requeue_restore(session, restore_id, now, None)
-            after = {**queries.snapshot_of(restore), "retry_of": restore_id}
+            restore = queries.requeue_restore(session, restore_id, now, None, from_copy=from_copy)
+            after = {**queries.snapshot_of(restore), "retry_of": restore_id, "from_copy": from_copy}
             self.record_change(session, now, "restore.retry", "restore", restore.id, after=after)
             return _document(restore)

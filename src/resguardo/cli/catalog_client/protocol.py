@@ -185,9 +185,9 @@ class CatalogClient(Protocol):
         """Cancel the restore ``restore_id``; return it. Raises NotFound, Conflict (it has ended)."""
         ...
 
-    def retry_restore(self, restore_id: int) -> Record:
-        """Queue the failed or cancelled restore ``restore_id`` again; return the new one. Raises NotFound,
-        Conflict (any other state)."""
+    def retry_restore(self, restore_id: int, from_copy: bool = False) -> Record:
+        """Queue the failed or cancelled restore ``restore_id`` again (with ``from_copy``, from the intact
+        copy it offers); return the new one. Raises NotFound, Conflict (any other state, or no copy)."""
         ...
 
     def request_verification(self, repository: str | None, job: str | None) -> Record:

@@ -197,8 +197,11 @@ def restore_retry(
     restore_id: RecordId,
     request: Request,
     session: CatalogSession,
+    fields: Fields,
     principal: Annotated[Principal, page("restores.start")],
 ) -> Response:
-    """Queue a failed or cancelled restore again, as ``POST /api/v1/restores/{id}/retry`` does."""
-    again = api.restores_retry(restore_id, request, session, principal)
+    """Queue a failed or cancelled restore again, as ``POST /api/v1/restores/{id}/retry`` does; with
+    the form's ``from_copy`` ticked (the "Restore from the copy" button), from the copy it offers."""
+    body = api.RetryBody(from_copy=flag(fields, "from_copy"))
+    again = api.restores_retry(restore_id, request, session, principal, body)
     return see_other(f"/restores/{again['id']}")

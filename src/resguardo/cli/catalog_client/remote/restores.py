@@ -38,6 +38,8 @@ class RemoteRestores(RemoteBase):
         """Cancel the restore ``restore_id``; return it. Raises NotFound, Conflict."""
         return _record(self.api.request("POST", f"/restores/{restore_id}/cancel"))
 
-    def retry_restore(self, restore_id: int) -> Record:
-        """Queue a failed or cancelled restore again; return the new one. Raises NotFound, Conflict."""
-        return _record(self.api.request("POST", f"/restores/{restore_id}/retry"))
+    def retry_restore(self, restore_id: int, from_copy: bool = False) -> Record:
+        """Queue a failed or cancelled restore again (``from_copy``: from the copy it offers); return the
+        new one. Raises NotFound, Conflict."""
+        body = {"from_copy": True} if from_copy else None
+        return _record(self.api.request("POST", f"/restores/{restore_id}/retry", json=body))

@@ -9,22 +9,21 @@ sending them for ``stale_timeout`` is failed and queued again
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from resguardo.catalog import VerificationState, queries
 from resguardo.clock import Clock
-from resguardo.core.errors import Conflict
+from resguardo.jobs.heartbeat import Heartbeat
 from resguardo.services.verification import VerificationProgress, VerificationStopped, run_verification
 
 if TYPE_CHECKING:
     from resguardo.jobs.worker import WorkerSettings
 
 
-class _VerificationHeartbeat:
-    """A thread that keeps a running verification alive, with its progress, until stopped."""
+class _VerificationHeartbeat(Heartbeat):
+    """A running verification's heartbeat: its latest progress, written until it ends."""
 
     def __init__(
         self,
@@ -33,22 +32,11 @@ class _VerificationHeartbeat:
         settings: WorkerSettings,
         clock: Clock,
     ) -> None:
-        self.session_factory = session_factory
+        super().__init__(session_factory, settings.heartbeat_interval, f"verify-{verification_id}")
         self.verification_id = verification_id
         self.settings = settings
         self.clock = clock
         self.progress = VerificationProgress()
-        self.lost = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"verify-{verification_id}", daemon=True)
-
-    def __enter__(self) -> _VerificationHeartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._done.set()
-        self._thread.join()
 
     def report(self, progress: VerificationProgress) -> None:
         """Keep the latest progress; raise VerificationStopped if the verification was taken away."""
@@ -56,13 +44,8 @@ class _VerificationHeartbeat:
         if self.lost.is_set():
             raise VerificationStopped(f"verification {self.verification_id} was taken from this worker")
 
-    def _loop(self) -> None:
-        while not self._done.wait(self.settings.heartbeat_interval):
-            if not self.beat():
-                return
-
-    def beat(self) -> bool:
-        """Send one heartbeat; return False (and set ``lost``) when it is no longer this worker's."""
+    def send(self, session: Session) -> None:
+        """Write one heartbeat with the latest progress. Raises Conflict when it is no longer ours."""
         progress = self.progress
         values = {
             "heartbeat_at": self.clock.now(),
@@ -70,17 +53,7 @@ class _VerificationHeartbeat:
             "packs_read": progress.packs_read,
             "files_restored": progress.files_restored,
         }
-        with self.session_factory() as session:
-            try:
-                queries.update_own_verification(
-                    session, self.verification_id, self.settings.worker_id, values
-                )
-                session.commit()
-            except Conflict:
-                session.rollback()
-                self.lost.set()
-                return False
-        return True
+        queries.update_own_verification(session, self.verification_id, self.settings.worker_id, values)
 
 
 def sweep_verifications(

@@ -30,14 +30,13 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from resguardo.catalog import RestoreState, RunState, SecretKey, VerificationState, queries
 from resguardo.clock import SYSTEM_CLOCK, Clock
-from resguardo.core.errors import Conflict
 from resguardo.engine.crypto import KdfParameters
+from resguardo.jobs.heartbeat import Heartbeat
 from resguardo.jobs.verification_worker import sweep_verifications, verify_one, verify_until_idle
 from resguardo.notify import notify_run_outcome
 from resguardo.services import RestoreStopped, RunProgress, RunStopped, run_backup, run_restore
@@ -77,28 +76,17 @@ class WorkerSettings:
     cache_directory: str | None = None
 
 
-class _Heartbeat:
-    """A thread that tells the catalog a run is alive, with its latest progress, until stopped."""
+class _Heartbeat(Heartbeat):
+    """A run's heartbeat: its latest progress (bytes read, files), written until the run ends."""
 
     def __init__(
         self, session_factory: sessionmaker[Session], run_id: int, settings: WorkerSettings, clock: Clock
     ) -> None:
-        self.session_factory = session_factory
+        super().__init__(session_factory, settings.heartbeat_interval, f"heartbeat-{run_id}")
         self.run_id = run_id
         self.settings = settings
         self.clock = clock
         self.progress = RunProgress(bytes_read=0, files=0)
-        self.lost = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._done.set()
-        self._thread.join()
 
     def report(self, progress: RunProgress) -> None:
         """Keep the latest progress for the next heartbeat; raise RunStopped if the run was lost."""
@@ -117,23 +105,6 @@ class _Heartbeat:
             bytes_read=progress.bytes_read,
             files=progress.files,
         )
-
-    def _loop(self) -> None:
-        while not self._done.wait(self.settings.heartbeat_interval):
-            if not self.beat():
-                return
-
-    def beat(self) -> bool:
-        """Send one heartbeat; return False (and set ``lost``) when the run is no longer this worker's."""
-        with self.session_factory() as session:
-            try:
-                self.send(session)
-                session.commit()
-            except Conflict:
-                session.rollback()
-                self.lost.set()
-                return False
-        return True
 
 
 class _RestoreHeartbeat(_Heartbeat):
